@@ -1,0 +1,46 @@
+"""vaewidget: cluster data with variational autoencoders, right inside a notebook.
+
+The one public door. Engine: :class:`VAE`, :class:`Autoencoder`, :class:`Trainer`,
+:class:`VAEClusterer`. Widgets: :class:`VAEPanel`, :class:`ClusterViewer`.
+
+Names load on first use, so ``import vaewidget`` is cheap and scripts that never
+touch a widget never import ipywidgets.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+# Keras reads the backend once, at import: default to TensorFlow when unset.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "VAE": "vaewidget.models",
+    "Autoencoder": "vaewidget.models",
+    "DataPreparer": "vaewidget.models",
+    "Trainer": "vaewidget.training",
+    "VAEClusterer": "vaewidget.clustering",
+    "VAEPanel": "vaewidget.widgets",
+    "ClusterViewer": "vaewidget.widgets",
+    "datasets": "vaewidget.datasets",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vaewidget' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if module.__name__.endswith(name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,112 @@
+"""Offline datasets and synthetic data; loaders for larger sets that need a network."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def load_digits(*, images: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 8x8 handwritten digits bundled with scikit-learn (no network needed).
+
+    Parameters
+    ----------
+    images
+        Return ``X`` as ``(1797, 8, 8)`` images instead of ``(1797, 64)`` rows.
+
+    Returns
+    -------
+    X : ndarray of float32, values 0-16
+    y : ndarray of int, the digit (for scoring only)
+    """
+    from sklearn.datasets import load_digits as _load
+
+    bunch = _load()
+    x = bunch.images if images else bunch.data
+    return x.astype(np.float32), bunch.target.astype(int)
+
+
+def make_manifold_clusters(
+    n_samples: int = 5000,
+    n_clusters: int = 8,
+    n_features: int = 128,
+    intrinsic_dim: int = 2,
+    noise_features: int | None = None,
+    noise: float = 0.05,
+    random_state: int | None = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters on curved low-dimensional manifolds, embedded in many dimensions.
+
+    Each cluster is a random patch of an ``intrinsic_dim``-dimensional surface,
+    mapped into ``n_features - noise_features`` dimensions by a random smooth
+    (sine/cosine) map; the remaining ``noise_features`` columns are pure noise.
+    Round clusters in a straight space are easy; these are not.
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n_samples, n_features)
+    y : ndarray of int, the cluster of each row (for scoring only)
+    """
+    if n_clusters < 1 or n_samples < n_clusters:
+        raise ValueError(
+            "Expected 1 <= n_clusters <= n_samples. "
+            f"Received: n_clusters={n_clusters}, n_samples={n_samples}"
+        )
+    rng = np.random.default_rng(random_state)
+    if noise_features is None:
+        noise_features = n_features // 4
+    signal = n_features - noise_features
+    if signal < 1:
+        raise ValueError(
+            f"Expected noise_features < n_features. Received: {noise_features} >= {n_features}"
+        )
+    y = rng.permutation(np.arange(n_samples) % n_clusters)
+    centers = rng.uniform(-3, 3, size=(n_clusters, intrinsic_dim)) * 1.5
+    t = centers[y] + rng.normal(scale=0.6, size=(n_samples, intrinsic_dim))
+    freqs = rng.normal(size=(intrinsic_dim, signal)) * 0.7
+    phases = rng.uniform(0, 2 * np.pi, size=signal)
+    proj = rng.normal(size=(intrinsic_dim, signal)) / np.sqrt(intrinsic_dim)
+    x_signal = np.sin(t @ freqs + phases) + 0.3 * (t @ proj)
+    x_signal += rng.normal(scale=noise, size=x_signal.shape)
+    x_noise = rng.normal(scale=x_signal.std(), size=(n_samples, noise_features))
+    x = np.concatenate([x_signal, x_noise], axis=1)
+    x = x[:, rng.permutation(n_features)]
+    return x.astype(np.float32), y.astype(int)
+
+
+def _load_keras(name: str) -> tuple[np.ndarray, np.ndarray]:
+    import keras
+
+    loader = getattr(keras.datasets, name)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as err:  # urllib/HTTP/socket errors all mean the same to a user
+        raise ConnectionError(
+            f"Could not download {name.replace('_', '-').upper()} through keras.datasets "
+            f"({type(err).__name__}: {err}). It needs a network connection the first time; "
+            "offline, use vaewidget.datasets.load_digits(), which ships with scikit-learn."
+        ) from err
+    x = np.concatenate([x_train, x_test]).astype(np.float32)
+    y = np.concatenate([y_train, y_test]).astype(int).ravel()
+    return x, y
+
+
+def load_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST (70,000 28x28 images) through ``keras.datasets``; needs a network the first time.
+
+    Raises
+    ------
+    ConnectionError
+        When offline, with a pointer to :func:`load_digits`.
+    """
+    return _load_keras("mnist")
+
+
+def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST (70,000 28x28 images) through ``keras.datasets``; needs a network.
+
+    Raises
+    ------
+    ConnectionError
+        When offline, with a pointer to :func:`load_digits`.
+    """
+    return _load_keras("fashion_mnist")

@@ -1,0 +1,39 @@
+"""The plain (deterministic) autoencoder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from vaewidget.models.base import BaseAutoencoder
+from vaewidget.models.losses import reconstruction_loss
+
+
+@keras.saving.register_keras_serializable(package="vaewidget")
+class Autoencoder(BaseAutoencoder):
+    """An autoencoder: ``loss = reconstruction + L1/L2 weight regularization``.
+
+    The same networks, data preparation and methods as :class:`~vaewidget.VAE`,
+    with a deterministic code and no KL term. Metrics: ``loss``,
+    ``reconstruction_loss`` and ``regularization_loss`` when ``l1`` or ``l2`` is set.
+    Build one with :meth:`from_data`; see :class:`~vaewidget.VAE` for the parameters.
+    """
+
+    variational = False
+
+    def call(self, x, training=False):
+        z = self.encoder(self._add_input_noise(x, training), training=training)
+        return {"reconstruction": self.decoder(z, training=training), "z": z}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        target = x if y is None else y
+        recon = ops.mean(reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction))
+        self.reconstruction_tracker.update_state(recon)
+        return recon + self._regularization()
+
+    def encode(self, x: Any, batch_size: int = 2048) -> np.ndarray:
+        """Return the code of ``x`` as a numpy array (the autoencoder has no variance)."""
+        return self.embed(x, batch_size)

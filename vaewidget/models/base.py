@@ -1,0 +1,230 @@
+"""What the autoencoder and the VAE share: configuration, data preparation and numpy methods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from vaewidget.models.callbacks import KLWarmup
+from vaewidget.models.networks import (
+    build_decoder,
+    build_encoder,
+    choose_architecture,
+    make_regularizer,
+)
+from vaewidget.models.preprocessing import DataPreparer
+
+
+class BaseAutoencoder(keras.Model):
+    """Shared machinery of :class:`~vaewidget.Autoencoder` and :class:`~vaewidget.VAE`.
+
+    Build one from data with :meth:`from_data`, which learns the data preparation
+    (scaling, shape, reconstruction loss) and sizes the networks. ``fit`` takes
+    prepared data (``model.prepare(x)``); the numpy methods (:meth:`encode`,
+    :meth:`reconstruct`, ...) take data in its original units and shape.
+    """
+
+    variational = False
+
+    def __init__(
+        self,
+        preparer: DataPreparer | dict,
+        latent_dim: int = 2,
+        hidden_units: Sequence[int] = (256, 128),
+        conv_filters: Sequence[int] = (32, 64),
+        activation: str = "relu",
+        architecture: str = "auto",
+        l1: float = 0.0,
+        l2: float = 0.0,
+        noise_std: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(preparer, dict):
+            preparer = DataPreparer.from_config(preparer)
+        if not isinstance(preparer, DataPreparer) or not preparer.is_fitted:
+            raise ValueError(
+                "Expected a fitted DataPreparer. Received: "
+                f"{preparer!r}. Build models with {type(self).__name__}.from_data(x, ...)."
+            )
+        if int(latent_dim) < 1:
+            raise ValueError(f"Expected latent_dim >= 1. Received: latent_dim={latent_dim}")
+        if any(int(u) < 1 for u in hidden_units) or any(int(f) < 1 for f in conv_filters):
+            raise ValueError(
+                "Expected positive layer sizes. Received: "
+                f"hidden_units={tuple(hidden_units)}, conv_filters={tuple(conv_filters)}"
+            )
+        if noise_std < 0:
+            raise ValueError(f"Expected noise_std >= 0. Received: noise_std={noise_std}")
+        self.preparer = preparer
+        self.latent_dim = int(latent_dim)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.conv_filters = tuple(int(f) for f in conv_filters)
+        self.activation = activation
+        self.architecture = architecture
+        self.architecture_ = choose_architecture(architecture, preparer.input_shape_)
+        self.l1, self.l2 = float(l1), float(l2)
+        self.noise_std = float(noise_std)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        regularizer = make_regularizer(self.l1, self.l2)
+        shapes = dict(
+            architecture=self.architecture_,
+            hidden_units=self.hidden_units,
+            conv_filters=self.conv_filters,
+            activation=activation,
+            regularizer=regularizer,
+        )
+        self.encoder = build_encoder(
+            preparer.input_shape_, self.latent_dim, variational=self.variational, **shapes
+        )
+        self.decoder = build_decoder(preparer.input_shape_, self.latent_dim, **shapes)
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.regularization_tracker = (
+            keras.metrics.Mean(name="regularization_loss") if regularizer is not None else None
+        )
+
+    # -------------------------------------------------------------- construction
+    @classmethod
+    def from_data(
+        cls,
+        x: Any,
+        *,
+        scaling: str = "auto",
+        reconstruction: str = "auto",
+        architecture: str = "auto",
+        **kwargs: Any,
+    ) -> BaseAutoencoder:
+        """Build a model for data like ``x``: learn its preparation, then size the networks.
+
+        Parameters
+        ----------
+        x
+            Training data: 2-D ``(rows, features)``, 3-D ``(rows, H, W)`` or 4-D
+            ``(rows, H, W, C)``; numpy, a numeric DataFrame or nested lists.
+        scaling, reconstruction
+            See :class:`~vaewidget.models.preprocessing.DataPreparer`.
+        architecture
+            ``"auto"`` (conv for images, dense for tables), ``"dense"`` or ``"conv"``.
+        **kwargs
+            Other constructor arguments (``latent_dim``, ``hidden_units``, ...).
+        """
+        arr = np.asarray(x) if not hasattr(x, "columns") else x
+        ndim = getattr(arr, "ndim", 0)
+        flatten = architecture == "dense" and ndim in (3, 4)
+        preparer = DataPreparer(scaling, reconstruction, flatten=flatten).fit(x)
+        return cls(preparer, architecture=architecture, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "preparer": self.preparer.get_config(),
+            "latent_dim": self.latent_dim,
+            "hidden_units": list(self.hidden_units),
+            "conv_filters": list(self.conv_filters),
+            "activation": self.activation,
+            "architecture": self.architecture,
+            "l1": self.l1,
+            "l2": self.l2,
+            "noise_std": self.noise_std,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> BaseAutoencoder:
+        return cls(**config)
+
+    def build(self, input_shape=None) -> None:
+        # The sub-networks are built in __init__; nothing is left to create.
+        self.built = True
+
+    # ------------------------------------------------------------------ training
+    @property
+    def reconstruction(self) -> str:
+        """The reconstruction loss in use: ``"bce"`` or ``"mse"``."""
+        return self.preparer.reconstruction_
+
+    def _add_input_noise(self, x, training):
+        if training and self.noise_std > 0:
+            return x + self.noise_std * keras.random.normal(ops.shape(x), seed=self.seed_generator)
+        return x
+
+    def _regularization(self):
+        if self.regularization_tracker is None:
+            return 0.0
+        reg = ops.sum(self.losses)
+        self.regularization_tracker.update_state(reg)
+        return reg
+
+    def fit(self, x=None, y=None, *args: Any, callbacks=None, **kwargs: Any):
+        """Keras ``fit`` on prepared data; adds the model's own callbacks (KL warm-up)."""
+        callbacks = list(callbacks or [])
+        callbacks += [cb for cb in self.default_callbacks() if not _has(callbacks, type(cb))]
+        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
+
+    def default_callbacks(self) -> list[keras.callbacks.Callback]:
+        """Callbacks that every ``fit`` of this model needs."""
+        return []
+
+    def prepare(self, x: Any) -> np.ndarray:
+        """Scale and shape ``x`` as the model was prepared to expect."""
+        return self.preparer.transform(x)
+
+    # -------------------------------------------------------------- numpy methods
+    def _batched(self, fn, arr: np.ndarray, batch_size: int) -> list[np.ndarray]:
+        chunks: list[list[np.ndarray]] = []
+        for start in range(0, max(len(arr), 1), batch_size):
+            out = fn(arr[start : start + batch_size])
+            out = out if isinstance(out, (list, tuple)) else [out]
+            chunks.append([ops.convert_to_numpy(o) for o in out])
+        return [np.concatenate(parts) for parts in zip(*chunks)]
+
+    def embed(self, x: Any, batch_size: int = 2048) -> np.ndarray:
+        """Latent means of ``x`` (the deterministic code), as a numpy array."""
+        prepared = self.prepare(x)
+        return self._batched(lambda b: self.encoder(b, training=False), prepared, batch_size)[0]
+
+    def decode(self, z: Any, batch_size: int = 2048) -> np.ndarray:
+        """Decode latent points to data in the original units and shape."""
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim == 1:
+            z = z[None, :]
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Expected latent points of shape (n, {self.latent_dim}). Received: z.shape={z.shape}"
+            )
+        out = self._batched(lambda b: self.decoder(b, training=False), z, batch_size)[0]
+        if self.reconstruction == "bce":
+            out = 1.0 / (1.0 + np.exp(-out))
+        return self.preparer.inverse_transform(out)
+
+    def reconstruct(self, x: Any, batch_size: int = 2048) -> np.ndarray:
+        """Encode ``x`` to its latent means and decode them back, in original units."""
+        return self.decode(self.embed(x, batch_size), batch_size)
+
+    def interpolate(self, x_a: Any, x_b: Any, steps: int = 8) -> np.ndarray:
+        """Decode ``steps`` points on the straight line between the codes of two rows."""
+        if steps < 2:
+            raise ValueError(f"Expected steps >= 2. Received: steps={steps}")
+        row_shape = self.preparer.original_shape_
+        z = self.embed(np.stack([np.reshape(x_a, row_shape), np.reshape(x_b, row_shape)]))
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        return self.decode((1 - t) * z[0] + t * z[1])
+
+    def reconstruction_error(self, x: Any, batch_size: int = 2048) -> np.ndarray:
+        """Per-row mean squared error between prepared ``x`` and its reconstruction."""
+        prepared = self.prepare(x)
+        recon = self.preparer.transform(self.reconstruct(x, batch_size))
+        return ((prepared - recon) ** 2).reshape(len(prepared), -1).mean(axis=1)
+
+
+def _has(callbacks: list, kind: type) -> bool:
+    return any(isinstance(cb, kind) for cb in callbacks)
+
+
+__all__ = ["BaseAutoencoder", "KLWarmup"]

@@ -1,0 +1,225 @@
+"""Data preparation that travels with a model: scaling, shape and the loss it implies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vaewidget._validation import as_float_array, data_kind
+
+SCALINGS = ("auto", "none", "minmax", "standard")
+RECONSTRUCTIONS = ("auto", "bce", "mse")
+
+
+class DataPreparer:
+    """Scale data for a model and remember how, so new data is prepared the same way.
+
+    The ``"auto"`` rule, applied by :meth:`fit`:
+
+    * values already in [0, 1]: kept as they are, Bernoulli (``"bce"``) reconstruction;
+    * images (3-D or 4-D input): one min-max over all pixels to [0, 1], ``"bce"``;
+    * other tables: each column standardized to mean 0 and variance 1,
+      Gaussian (``"mse"``) reconstruction.
+
+    Constant columns are kept and map to 0 (so 8x8 digit images, whose corner
+    pixels never change, work); data where every column is constant is an error.
+
+    Parameters
+    ----------
+    scaling
+        ``"auto"``, ``"none"``, ``"minmax"`` (per column for tables, global for
+        images) or ``"standard"`` (per column).
+    reconstruction
+        ``"auto"``, ``"bce"`` (needs targets in [0, 1]) or ``"mse"``.
+    flatten
+        Flatten images to vectors, for a dense network on image data.
+    """
+
+    def __init__(
+        self, scaling: str = "auto", reconstruction: str = "auto", flatten: bool = False
+    ) -> None:
+        self.scaling = scaling
+        self.reconstruction = reconstruction
+        self.flatten = flatten
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, x: Any) -> DataPreparer:
+        """Learn the scaling from ``x`` and choose the reconstruction loss."""
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"Expected scaling in {SCALINGS}. Received: scaling={self.scaling!r}")
+        if self.reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(
+                f"Expected reconstruction in {RECONSTRUCTIONS}. "
+                f"Received: reconstruction={self.reconstruction!r}"
+            )
+        arr = as_float_array(x, min_rows=2)
+        kind = data_kind(arr)
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo == hi:
+            raise ValueError(
+                "Expected data that varies. Received: every value equals "
+                f"{lo:g} (x.shape={arr.shape}); there is nothing to learn."
+            )
+        scaling, reason = self._choose_scaling(kind, lo, hi)
+        axes = (0,) if kind == "tabular" else tuple(range(arr.ndim))
+        if scaling == "none":
+            offset, scale = np.zeros(1), np.ones(1)
+        elif scaling == "minmax":
+            offset = arr.min(axis=axes)
+            scale = arr.max(axis=axes) - offset
+        else:
+            offset = arr.mean(axis=axes, dtype=np.float64)
+            scale = arr.std(axis=axes, dtype=np.float64)
+        scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
+        offset = np.atleast_1d(np.asarray(offset, dtype=np.float64))
+        constant = np.flatnonzero(scale == 0) if kind == "tabular" else np.array([], int)
+        scale[scale == 0] = 1.0
+        if scaling in ("none", "minmax"):
+            target_range = "[0, 1]"
+        else:
+            target_range = "mean 0, variance 1"
+        recon = self.reconstruction
+        if recon == "auto":
+            recon = "bce" if scaling in ("none", "minmax") else "mse"
+            reason += f"; targets are {target_range}, so "
+            reason += (
+                "Bernoulli (binary cross-entropy) reconstruction"
+                if recon == "bce"
+                else "Gaussian (squared error) reconstruction"
+            )
+        elif recon == "bce" and scaling == "standard":
+            raise ValueError(
+                "Expected targets in [0, 1] for reconstruction='bce'. Received: scaling='standard', "
+                "which gives values outside [0, 1]. Use reconstruction='mse' or scaling='minmax'."
+            )
+        elif recon == "bce" and scaling == "none" and (lo < 0 or hi > 1):
+            raise ValueError(
+                "Expected values in [0, 1] for reconstruction='bce' with scaling='none'. "
+                f"Received values in [{lo:g}, {hi:g}]. Use scaling='minmax' or reconstruction='mse'."
+            )
+        self.kind_ = kind
+        self.original_shape_ = tuple(int(d) for d in arr.shape[1:])
+        shape = self.original_shape_ + ((1,) if arr.ndim == 3 else ())
+        self.input_shape_ = (int(np.prod(shape)),) if self.flatten else shape
+        self.scaling_ = scaling
+        self.reconstruction_ = recon
+        self.reason_ = reason
+        self.offset_ = offset.astype(np.float32)
+        self.scale_ = scale.astype(np.float32)
+        self.constant_columns_ = [int(c) for c in constant]
+        self.value_range_ = (lo, hi)
+        self.n_rows_seen_ = int(arr.shape[0])
+        return self
+
+    def _choose_scaling(self, kind: str, lo: float, hi: float) -> tuple[str, str]:
+        if self.scaling != "auto":
+            return self.scaling, f"scaling={self.scaling!r} was chosen by the user"
+        if lo >= 0.0 and hi <= 1.0:
+            return "none", f"values already lie in [0, 1] (range [{lo:g}, {hi:g}])"
+        if kind == "image":
+            return "minmax", f"image data in [{lo:g}, {hi:g}] is min-max scaled to [0, 1]"
+        return "standard", f"tabular data in [{lo:g}, {hi:g}] is standardized per column"
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` has run."""
+        return hasattr(self, "scale_")
+
+    # ---------------------------------------------------------------- transforms
+    def check(self, x: Any, name: str = "x") -> np.ndarray:
+        """Validate ``x`` against the fitted shape; return it as float32, unscaled."""
+        self._require_fitted()
+        arr = as_float_array(x, name=name)
+        if tuple(arr.shape[1:]) != self.original_shape_:
+            raise ValueError(
+                f"Expected rows of shape {self.original_shape_}, like the data the model was "
+                f"prepared on. Received: {name}.shape={arr.shape}"
+            )
+        return arr
+
+    def transform(self, x: Any, name: str = "x") -> np.ndarray:
+        """Scale ``x`` and shape it for the model's input."""
+        arr = self.check(x, name=name)
+        out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
+        return out.reshape((arr.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
+
+    def inverse_transform(self, x: Any) -> np.ndarray:
+        """Map model-space data back to the original units and shape."""
+        self._require_fitted()
+        arr = np.asarray(x, dtype=np.float32).reshape((-1, *self.original_shape_))
+        return arr * self._broadcast(self.scale_, arr) + self._broadcast(self.offset_, arr)
+
+    def _broadcast(self, v: np.ndarray, arr: np.ndarray) -> np.ndarray:
+        return v if v.size > 1 else v.reshape(())
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise RuntimeError("This DataPreparer is not fitted yet. Call fit(x) first.")
+
+    # -------------------------------------------------------------- description
+    def summary(self) -> dict[str, Any]:
+        """A plain description, for humans and the panel's data box."""
+        self._require_fitted()
+        return {
+            "rows seen": self.n_rows_seen_,
+            "row shape": self.original_shape_,
+            "kind": self.kind_,
+            "value range": self.value_range_,
+            "scaling": self.scaling_,
+            "reconstruction": self.reconstruction_,
+            "why": self.reason_,
+            "constant columns": len(self.constant_columns_),
+        }
+
+    # ------------------------------------------------------------ serialization
+    def get_config(self) -> dict[str, Any]:
+        """Everything needed to rebuild the fitted preparer, as JSON-friendly values."""
+        config: dict[str, Any] = {
+            "scaling": self.scaling,
+            "reconstruction": self.reconstruction,
+            "flatten": self.flatten,
+        }
+        if self.is_fitted:
+            config["state"] = {
+                "kind": self.kind_,
+                "original_shape": list(self.original_shape_),
+                "input_shape": list(self.input_shape_),
+                "scaling": self.scaling_,
+                "reconstruction": self.reconstruction_,
+                "reason": self.reason_,
+                "offset": self.offset_.tolist(),
+                "scale": self.scale_.tolist(),
+                "constant_columns": self.constant_columns_,
+                "value_range": list(self.value_range_),
+                "n_rows_seen": self.n_rows_seen_,
+            }
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DataPreparer:
+        """Rebuild a preparer from :meth:`get_config`."""
+        config = dict(config)
+        state = config.pop("state", None)
+        obj = cls(**config)
+        if state is not None:
+            obj.kind_ = state["kind"]
+            obj.original_shape_ = tuple(state["original_shape"])
+            obj.input_shape_ = tuple(state["input_shape"])
+            obj.scaling_ = state["scaling"]
+            obj.reconstruction_ = state["reconstruction"]
+            obj.reason_ = state["reason"]
+            obj.offset_ = np.asarray(state["offset"], dtype=np.float32)
+            obj.scale_ = np.asarray(state["scale"], dtype=np.float32)
+            obj.constant_columns_ = list(state["constant_columns"])
+            obj.value_range_ = tuple(state["value_range"])
+            obj.n_rows_seen_ = int(state["n_rows_seen"])
+        return obj
+
+    def __repr__(self) -> str:
+        if not self.is_fitted:
+            return f"DataPreparer(scaling={self.scaling!r}, reconstruction={self.reconstruction!r})"
+        return (
+            f"DataPreparer({self.kind_}, rows of shape {self.original_shape_}, "
+            f"scaling={self.scaling_!r}, reconstruction={self.reconstruction_!r})"
+        )

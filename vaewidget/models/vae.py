@@ -1,0 +1,125 @@
+"""The variational autoencoder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from vaewidget.models.base import BaseAutoencoder
+from vaewidget.models.callbacks import KLWarmup
+from vaewidget.models.layers import Sampling
+from vaewidget.models.losses import kl_divergence, reconstruction_loss
+
+
+@keras.saving.register_keras_serializable(package="vaewidget")
+class VAE(BaseAutoencoder):
+    """A variational autoencoder whose loss is the negative ELBO plus regularization.
+
+    ``loss = reconstruction + beta * kl_weight * KL(q(z|x) || N(0, I)) + L1/L2``
+
+    The encoder outputs ``z_mean`` and ``z_log_var``; a :class:`Sampling` layer
+    draws ``z`` by the reparameterization trick. Each term is tracked as its own
+    metric, in training and validation: ``loss``, ``reconstruction_loss``,
+    ``kl_loss`` (raw), ``weighted_kl_loss`` (times the effective beta), and
+    ``regularization_loss`` when ``l1`` or ``l2`` is set.
+
+    Build one with :meth:`from_data`.
+
+    Parameters
+    ----------
+    preparer
+        A fitted :class:`~vaewidget.models.preprocessing.DataPreparer` (or its config).
+    latent_dim
+        Size of the latent code.
+    hidden_units
+        Dense layer sizes of the encoder (the decoder mirrors them). With
+        ``architecture="conv"`` only the last one is used, after the convolutions.
+    conv_filters
+        Filters of the stride-2 convolutions for image data.
+    activation
+        Activation of the hidden layers.
+    architecture
+        ``"auto"``, ``"dense"`` or ``"conv"``.
+    beta
+        Weight of the KL term. A non-trainable variable: assign ``model.beta``
+        to change it during training.
+    kl_warmup_epochs
+        Raise the KL weight linearly from 0 over this many epochs (0 = off).
+    l1, l2
+        Weight regularization of every kernel.
+    noise_std
+        Standard deviation of Gaussian noise added to inputs while training
+        (a denoising VAE); the target stays clean.
+    seed
+        Seed for sampling and input noise.
+    """
+
+    variational = True
+
+    def __init__(
+        self, preparer, beta: float = 1.0, kl_warmup_epochs: int = 0, **kwargs: Any
+    ) -> None:
+        super().__init__(preparer, **kwargs)
+        if beta < 0:
+            raise ValueError(f"Expected beta >= 0. Received: beta={beta}")
+        if kl_warmup_epochs < 0:
+            raise ValueError(
+                f"Expected kl_warmup_epochs >= 0. Received: kl_warmup_epochs={kl_warmup_epochs}"
+            )
+        self.kl_warmup_epochs = int(kl_warmup_epochs)
+        self.sampler = Sampling(seed=self.seed, name="sampling")
+        self.beta = keras.Variable(float(beta), trainable=False, name="beta", dtype="float32")
+        self.kl_weight = keras.Variable(
+            0.0 if self.kl_warmup_epochs else 1.0, trainable=False, name="kl_weight", dtype="float32"
+        )
+        self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+        self.weighted_kl_tracker = keras.metrics.Mean(name="weighted_kl_loss")
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta": float(ops.convert_to_numpy(self.beta)),
+            "kl_warmup_epochs": self.kl_warmup_epochs,
+        }
+
+    def default_callbacks(self) -> list[keras.callbacks.Callback]:
+        return [KLWarmup(self.kl_warmup_epochs)] if self.kl_warmup_epochs else []
+
+    def call(self, x, training=False):
+        z_mean, z_log_var = self.encoder(self._add_input_noise(x, training), training=training)
+        z = self.sampler([z_mean, z_log_var])
+        return {
+            "reconstruction": self.decoder(z, training=training),
+            "z_mean": z_mean,
+            "z_log_var": z_log_var,
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        target = x if y is None else y
+        recon = ops.mean(reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction))
+        kl = ops.mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]))
+        weighted_kl = self.beta * self.kl_weight * kl
+        total = recon + weighted_kl + self._regularization()
+        self.reconstruction_tracker.update_state(recon)
+        self.kl_tracker.update_state(kl)
+        self.weighted_kl_tracker.update_state(weighted_kl)
+        return total
+
+    # -------------------------------------------------------------- numpy methods
+    def encode(self, x: Any, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(z_mean, z_log_var)`` of ``x`` as numpy arrays."""
+        prepared = self.prepare(x)
+        z_mean, z_log_var = self._batched(
+            lambda b: self.encoder(b, training=False), prepared, batch_size
+        )
+        return z_mean, z_log_var
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Draw ``n`` new data points: decode ``z ~ N(0, I)``."""
+        if int(n) < 1:
+            raise ValueError(f"Expected n >= 1. Received: n={n}")
+        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim))
+        return self.decode(z.astype(np.float32))
