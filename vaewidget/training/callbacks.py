@@ -1,0 +1,188 @@
+"""The Keras callback through which the Trainer steers ``model.fit`` from inside.
+
+It runs on the training thread and does, in order, at each point of ``fit``:
+
+* batch begin: apply a pending learning rate or beta;
+* batch end: count progress, catch a NaN/inf loss, honour stop, call the
+  throttled batch listeners, hold while paused;
+* validation: cut it short when training is stopping;
+* epoch end: record the epoch (only complete, finite epochs), keep the weights
+  as the last good state, track the best epoch, then call the epoch listeners.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from vaewidget.training.checkpoints import BestTracker
+from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
+from vaewidget.training.state import Listeners, Progress, RunControl
+
+#: Why a run ended early; ``None`` while it runs (or when it ran to the end).
+OUTCOMES = ("stopped", "nonfinite", "early_stopped")
+
+
+class TrainerCallback(keras.callbacks.Callback):
+    """Bridge between ``model.fit`` and a :class:`~vaewidget.Trainer` (internal).
+
+    Parameters
+    ----------
+    control, progress, hyper, recorder, best
+        The trainer's shared state.
+    batch_listeners, epoch_listeners
+        The trainer's ``on_batch`` and ``on_epoch`` listeners.
+    batch_rate
+        Most batch-listener calls per second (``None``: every batch).
+    n_train, batch_size
+        To count samples and batches.
+    initial_epoch
+        The epoch this run starts at.
+    on_pause, on_resume
+        Called on the training thread when it starts and stops holding.
+    record
+        Builds the trainer's JSON record for checkpoints.
+    """
+
+    def __init__(
+        self,
+        *,
+        control: RunControl,
+        progress: Progress,
+        hyper: LiveHyperparameters,
+        recorder: HistoryRecorder,
+        best: BestTracker | None,
+        batch_listeners: Listeners,
+        epoch_listeners: Listeners,
+        batch_rate: float | None,
+        n_train: int,
+        batch_size: int,
+        initial_epoch: int,
+        on_pause: Callable[[], None],
+        on_resume: Callable[[], None],
+        record: Callable[[], dict],
+    ) -> None:
+        super().__init__()
+        self.control = control
+        self.progress = progress
+        self.hyper = hyper
+        self.recorder = recorder
+        self.best = best
+        self.batch_listeners = batch_listeners
+        self.epoch_listeners = epoch_listeners
+        self.min_interval = 0.0 if not batch_rate else 1.0 / batch_rate
+        self.n_train = n_train
+        self.batch_size = batch_size
+        self.batches = max(1, math.ceil(n_train / batch_size))
+        self.on_pause = on_pause
+        self.on_resume = on_resume
+        self.record = record
+        self.outcome: str | None = None
+        self.bad: tuple[int, int, str] | None = None  # (epoch, batch, "nan" | "inf")
+        self.good_epoch: int | None = None
+        self.epoch = int(initial_epoch)
+        self.batch = 0
+        self._good_state: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+        self._next_dispatch = 0.0
+
+    # ------------------------------------------------------------------ helpers
+    def _halt(self, outcome: str) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+        self.model.stop_training = True
+
+    def _snapshot(self) -> None:
+        optimizer = getattr(self.model, "optimizer", None)
+        weights = [np.array(w, copy=True) for w in self.model.get_weights()]
+        opt_vars = [np.array(v.numpy(), copy=True) for v in optimizer.variables] if optimizer else []
+        self._good_state = (weights, opt_vars)
+
+    def restore_good(self) -> None:
+        """Put back the weights and optimizer state of the last good epoch."""
+        if self._good_state is None:
+            return
+        weights, opt_vars = self._good_state
+        self.model.set_weights(weights)
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and len(optimizer.variables) == len(opt_vars):
+            for variable, value in zip(optimizer.variables, opt_vars):
+                variable.assign(value)
+
+    def _apply_hyperparameters(self) -> None:
+        for change in self.hyper.apply(self.model, self.epoch, self.batch):
+            self.recorder.add_change(change)
+            if change["name"] == "beta" and self.best is not None:
+                self.best.objective_changed(self.epoch + (1 if self.batch else 0))
+
+    # -------------------------------------------------------------- keras hooks
+    def on_train_begin(self, logs=None) -> None:
+        # The wanted values always win at the start: a restore may have reset them.
+        self._apply_hyperparameters()
+        self._snapshot()
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch, self.batch = epoch, 0
+        self.progress.begin_epoch(epoch)
+
+    def on_train_batch_begin(self, batch: int, logs=None) -> None:
+        if self.hyper.pending:
+            self._apply_hyperparameters()
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        logs = logs or {}
+        self.batch = batch + 1
+        start = batch * self.batch_size
+        self.progress.batch_done(self.batch, max(0, min(self.batch_size, self.n_train - start)))
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.bad = (self.epoch, self.batch, "nan" if math.isnan(loss) else "inf")
+            self._halt("nonfinite")
+            return
+        if self.control.stop_requested:
+            self._halt("stopped")
+            return
+        if self.batch_listeners:
+            now = time.monotonic()
+            if now >= self._next_dispatch:
+                self._next_dispatch = now + self.min_interval
+                info = {"epoch": self.epoch, "batch": self.batch, "batches": self.batches,
+                        "logs": dict(logs)}
+                self.batch_listeners(info)
+        if self.control.pause_requested:
+            self.progress.add_held(self.control.hold(self.on_pause, self.on_resume))
+            if self.control.stop_requested:
+                self._halt("stopped")
+
+    def on_test_begin(self, logs=None) -> None:
+        if self.outcome is not None:
+            # Stopping mid-epoch: Keras still validates; let it run one batch only.
+            self.model.stop_evaluating = True
+
+    def on_test_batch_end(self, batch: int, logs=None) -> None:
+        if self.control.stop_requested:
+            self._halt("stopped")
+            self.model.stop_evaluating = True
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.outcome is not None:
+            return  # a cut-short epoch is not a finished epoch: nothing is recorded
+        logs = dict(logs or {})
+        bad = [k for k, v in logs.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            self.bad = (epoch, self.batch, f"non-finite {', '.join(sorted(bad))}")
+            self._halt("nonfinite")
+            return
+        entry = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}
+        entry.update(current_values(self.model))
+        self.recorder.append(entry)
+        self._snapshot()
+        self.good_epoch = epoch
+        if self.best is not None and self.best.update(self.model, epoch, entry, self.record):
+            self._halt("early_stopped")
+        self.epoch_listeners(epoch, dict(entry))
+        if self.control.stop_requested:
+            self._halt("stopped")

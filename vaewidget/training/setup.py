@@ -1,0 +1,130 @@
+"""Checks and data preparation that run before any thread: bad input raises here."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from vaewidget.training.checkpoints import read_record
+
+_UNSET = object()
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"Expected an integer {name} >= 1. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_options(
+    model: Any,
+    *,
+    epochs: Any = _UNSET,
+    batch_size: Any = _UNSET,
+    batch_rate: Any = _UNSET,
+    callbacks: Any = _UNSET,
+    early_stopping_patience: Any = _UNSET,
+) -> dict[str, Any]:
+    """Validate the model and the given options; return them normalized."""
+    from vaewidget.models import BaseAutoencoder
+
+    if not isinstance(model, BaseAutoencoder):
+        raise ValueError(
+            "Expected a vaewidget model (VAE.from_data(...) or Autoencoder.from_data(...)). "
+            f"Received: {type(model).__name__}"
+        )
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not isinstance(
+        getattr(optimizer, "_learning_rate", None), keras.Variable
+    ):
+        raise ValueError(
+            "Expected the model's optimizer to have a plain learning rate, which the Trainer "
+            "sets live. Received: a learning-rate schedule "
+            f"({type(optimizer._learning_rate).__name__}). Compile with a float learning rate "
+            "or leave the model uncompiled."
+        )
+    out: dict[str, Any] = {}
+    if epochs is not _UNSET:
+        out["epochs"] = _positive_int("epochs", epochs)
+    if batch_size is not _UNSET:
+        out["batch_size"] = _positive_int("batch_size", batch_size)
+    if batch_rate is not _UNSET:
+        if batch_rate is not None:
+            try:
+                rate = float(batch_rate)
+            except (TypeError, ValueError):
+                rate = math.nan
+            if not (math.isfinite(rate) and rate > 0):
+                raise ValueError(
+                    f"Expected batch_rate > 0 (calls per second) or None. "
+                    f"Received: batch_rate={batch_rate!r}"
+                )
+            batch_rate = rate
+        out["batch_rate"] = batch_rate
+    if callbacks is not _UNSET:
+        callbacks = list(callbacks or [])
+        bad = [c for c in callbacks if not isinstance(c, keras.callbacks.Callback)]
+        if bad:
+            raise ValueError(
+                "Expected keras.callbacks.Callback objects in callbacks. "
+                f"Received: {bad[0]!r} of type {type(bad[0]).__name__}"
+            )
+        out["callbacks"] = callbacks
+    if early_stopping_patience is not _UNSET:
+        if early_stopping_patience is not None:
+            early_stopping_patience = _positive_int(
+                "early_stopping_patience", early_stopping_patience
+            )
+        out["early_stopping_patience"] = early_stopping_patience
+    return out
+
+
+def split_data(
+    model: Any, x: Any, validation_split: Any, validation_data: Any
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Prepare ``x`` (and validation data) with the model's own preparation.
+
+    Without ``validation_data``, a random ``validation_split`` fraction of the
+    rows (seeded by ``model.seed``, or 0, so it is the same every time) is held out.
+    """
+    prepared = model.prepare(x)
+    if validation_data is not None:
+        return prepared, model.preparer.transform(validation_data, name="validation_data")
+    try:
+        split = float(validation_split)
+    except (TypeError, ValueError):
+        split = math.nan
+    if not (0.0 <= split < 1.0):
+        raise ValueError(
+            f"Expected 0 <= validation_split < 1. Received: validation_split={validation_split!r}"
+        )
+    if split == 0.0:
+        return prepared, None
+    n = len(prepared)
+    n_val = max(1, round(split * n))
+    if n - n_val < 1:
+        raise ValueError(
+            f"Expected at least one training row after holding out validation_split="
+            f"{split:g}. Received: x with {n} rows. Use more rows or validation_split=0."
+        )
+    seed = model.seed if model.seed is not None else 0
+    order = np.random.default_rng(seed).permutation(n)
+    return prepared[np.sort(order[n_val:])], prepared[np.sort(order[:n_val])]
+
+
+def load_checkpoint(path: Any) -> tuple[Any, dict[str, Any] | None]:
+    """Load a ``.keras`` checkpoint and its trainer record (``None`` if absent)."""
+    import vaewidget.models  # noqa: F401  (registers VAE and Autoencoder for loading)
+
+    if not isinstance(path, (str, os.PathLike)) or not str(path).endswith(".keras"):
+        raise ValueError(f"Expected a path to a '.keras' checkpoint. Received: path={path!r}")
+    if not Path(path).expanduser().is_file():
+        raise ValueError(f"Expected an existing checkpoint file. Received: {str(path)!r} (not found)")
+    model = keras.saving.load_model(Path(path).expanduser(), safe_mode=True)
+    return model, read_record(Path(path).expanduser())
