@@ -12,17 +12,22 @@ from typing import Any
 import numpy as np
 
 
-def new_figure(width: float = 6.0, height: float = 3.0, dpi: int = 90) -> Any:
-    """A standalone :class:`matplotlib.figure.Figure` (not registered with pyplot)."""
+def new_figure(
+    width: float = 6.0, height: float = 3.0, dpi: int = 90, layout: str | None = "constrained"
+) -> Any:
+    """A standalone :class:`matplotlib.figure.Figure` (not registered with pyplot).
+
+    ``layout=None`` gives a fixed layout: cheaper to redraw many times (live plots).
+    """
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    return Figure(figsize=(width, height), dpi=dpi, layout=layout)
 
 
-def figure_to_png(fig: Any, dpi: int | None = None) -> bytes:
-    """Render ``fig`` to PNG bytes."""
+def figure_to_png(fig: Any, dpi: int | None = None, *, compress_level: int = 6) -> bytes:
+    """Render ``fig`` to PNG bytes (``compress_level`` 1 is fastest, 9 smallest)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": int(compress_level)})
     return buf.getvalue()
 
 
@@ -96,4 +101,48 @@ def pairs_figure(
             if r == 0 and titles is not None and c < len(titles):
                 ax.set_title(titles[c], fontsize=8)
         axes[r, 0].set_ylabel("original" if r == 0 else "reconstructed", fontsize=8)
+    return fig
+
+
+def history_figure(history: dict[str, list[float]], *, log_scale: bool = False) -> Any:
+    """Per-epoch training curves: losses on the left, the KL term on the right.
+
+    Parameters
+    ----------
+    history
+        ``{metric: [one value per epoch]}``, as ``Trainer.history`` or ``VAEPanel.history``.
+    log_scale
+        Use a logarithmic y axis (non-positive values are masked).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = new_figure(8.0, 2.8, dpi=90)
+    ax_loss, ax_kl = fig.subplots(1, 2)
+    panels = {
+        "loss": (ax_loss, "total", "tab:blue", "-"),
+        "reconstruction_loss": (ax_loss, "reconstruction", "tab:orange", "-"),
+        "val_loss": (ax_loss, "validation total", "tab:blue", "--"),
+        "val_reconstruction_loss": (ax_loss, "validation reconstruction", "tab:orange", "--"),
+        "weighted_kl_loss": (ax_kl, "KL x beta (weighted)", "tab:green", "-"),
+        "kl_loss": (ax_kl, "KL (raw)", "tab:red", "-"),
+        "val_kl_loss": (ax_kl, "validation KL (raw)", "tab:red", "--"),
+    }
+    for key, (ax, label, color, style) in panels.items():
+        values = history.get(key) or []
+        if values:
+            epochs = np.arange(1, len(values) + 1)
+            ax.plot(epochs, values, style, color=color, marker="o", markersize=3, label=label)
+    for ax, title in ((ax_loss, "negative ELBO"), (ax_kl, "KL divergence")):
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if log_scale:
+            ax.set_yscale("log", nonpositive="mask")
+        if ax.lines:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no epochs yet", ha="center", va="center", transform=ax.transAxes)
     return fig

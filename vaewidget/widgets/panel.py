@@ -1,0 +1,561 @@
+"""VAEPanel: train a VAE from a notebook, with live ELBO plots and a cluster viewer tab."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+
+from vaewidget._validation import as_float_array, data_kind
+from vaewidget.plotting import figure_to_png, history_figure
+from vaewidget.widgets._parts import (
+    STATE_COLOURS,
+    StatusLog,
+    button,
+    duration,
+    hidden,
+    summary_html,
+)
+from vaewidget.widgets._storage import load_model, save_model
+from vaewidget.widgets._throttle import Throttle
+from vaewidget.widgets.controls import STRUCTURAL, TrainingControls, split_options
+from vaewidget.widgets.elbo_plot import ELBOPlot
+from vaewidget.widgets.recon_strip import ReconStrip
+
+ACTIVE = ("running", "paused", "stopping")
+TERMINAL = ("stopped", "finished", "failed")
+
+
+class VAEPanel:
+    """A notebook panel that trains a VAE on ``x`` in the background and plots it live.
+
+    Display it as the last expression of a cell. The cell returns at once; training
+    runs in a background :class:`~vaewidget.Trainer`, so the notebook stays usable.
+
+    Parameters
+    ----------
+    x
+        The data: ``(rows, features)`` tables or ``(rows, H, W[, C])`` images.
+    labels
+        Optional known classes, one per row; the Clusters tab compares against them.
+    update_rate
+        Most redraws of the progress and the ELBO plot per second (2-5 is smooth).
+    plot_share
+        Most of the wall time spent drawing the ELBO plot while training: when a
+        draw takes longer (a busy machine), the plot redraws less often, so the
+        panel never slows training by more than a few percent.
+    **model_options
+        Initial control values: ``architecture``, ``latent_dim``, ``hidden_units``,
+        ``reconstruction``, ``beta``, ``kl_warmup_epochs``, ``learning_rate``,
+        ``batch_size``, ``epochs``, ``validation_split``; and options passed to
+        ``VAE.from_data`` unchanged: ``scaling``, ``conv_filters``, ``activation``,
+        ``l1``, ``l2``, ``noise_std``, ``seed``.
+
+    Raises
+    ------
+    ValueError
+        When ``x``, ``labels`` or an option is invalid: the panel needs them to exist.
+        Later mistakes made in the controls are shown in the panel's status area.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The root widget.
+    model : vaewidget.VAE
+        The current model (new weights after :meth:`reset` or a structural change).
+    trainer : vaewidget.Trainer or None
+        The trainer of the latest run.
+    """
+
+    def __init__(self, x: Any, labels: Any = None, *, update_rate: float = 4.0,
+                 plot_share: float = 0.05, **model_options: Any) -> None:
+        self.x = as_float_array(x, min_rows=2)
+        self.labels = None if labels is None else np.asarray(labels)
+        if self.labels is not None and (self.labels.ndim != 1 or len(self.labels) != len(self.x)):
+            raise ValueError(
+                f"Expected one label per row of x ({len(self.x)} labels). "
+                f"Received: labels.shape={self.labels.shape}"
+            )
+        values, self._passthrough, unknown = split_options(model_options)
+        if unknown:
+            raise ValueError(
+                "Expected options among architecture, latent_dim, hidden_units, reconstruction, "
+                "beta, kl_warmup_epochs, learning_rate, batch_size, epochs, validation_split, "
+                f"scaling, conv_filters, activation, l1, l2, noise_std, seed. Received: {sorted(unknown)}"
+            )
+        self.controls = TrainingControls(data_kind(self.x), values)
+        self.model = self._build_model()
+        self.trainer: Any = None
+        self._past: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        self._starting = False
+        self._run_start = 0
+        self._recon: np.ndarray | None = None
+        self._recon_idx = np.random.default_rng(0).choice(len(self.x), min(8, len(self.x)), False)
+        self._final_due = self._clusters_due = False
+        self._viewer: Any = None
+        self._viewer_model: Any = None
+        if not 0 < plot_share <= 1:
+            raise ValueError(f"Expected 0 < plot_share <= 1. Received: plot_share={plot_share}")
+        self.plot_share = float(plot_share)
+        self._next_plot = 0.0
+        self.plot = ELBOPlot()
+        self.status = StatusLog()
+        self._throttle = Throttle(self._redraw, rate=update_rate, on_error=self._redraw_failed)
+        self._build_layout()
+        self._sync()
+        self.status.add(f"Ready: {len(self.x):,} rows. Set the options and click Train.")
+
+    # ------------------------------------------------------------------ layout
+    def _build_layout(self) -> None:
+        c = self.controls
+        self.train_button = button("Train", "play", "vaew-train", "Train (continues the current weights)", "success")
+        self.pause_button = button("Pause", "pause", "vaew-pause", "Pause or resume training")
+        self.stop_button = button("Stop", "stop", "vaew-stop", "Stop after the current batch", "danger")
+        self.reset_button = button("Reset", "refresh", "vaew-reset", "New weights; forget the history")
+        self.train_button.on_click(lambda _: self.train())
+        self.pause_button.on_click(lambda _: self.toggle_pause())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.reset_button.on_click(lambda _: self.reset())
+        self.state_label = widgets.HTML(layout=widgets.Layout(width="150px"))
+        self.state_label.add_class("vaew-state")
+        self.epoch_bar = widgets.IntProgress(min=0, max=1, description="epoch")
+        self.batch_bar = widgets.IntProgress(min=0, max=1, description="batch")
+        self.epoch_label, self.batch_label, self.speed_label = (widgets.HTML() for _ in range(3))
+        for w, css in ((self.epoch_bar, "vaew-epoch-bar"), (self.batch_bar, "vaew-batch-bar"),
+                       (self.epoch_label, "vaew-epoch"), (self.batch_label, "vaew-batch"),
+                       (self.speed_label, "vaew-speed")):
+            w.add_class(css)
+        self.log_scale = widgets.Checkbox(value=False, description="log scale", indent=False)
+        self.log_scale.add_class("vaew-log")
+        self.log_scale.observe(self._on_log_scale, "value")
+        self.recon = ReconStrip(self.x[self._recon_idx], [f"#{i}" for i in self._recon_idx])
+        self.final_image = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
+        self.final_image.add_class("vaew-final")
+        hidden(self.final_image, True)
+        self.path = widgets.Text(value="vae_model.keras", description="path",
+                                 layout=widgets.Layout(width="340px"))
+        self.path.add_class("vaew-path")
+        self.save_button = button("Save", "save", "vaew-save", "Save model + history to path")
+        self.load_button = button("Load", "folder-open", "vaew-load", "Load model + history from path")
+        self.save_button.on_click(lambda _: self.save(self.path.value))
+        self.load_button.on_click(lambda _: self.load(self.path.value))
+        c.learning_rate.observe(self._on_learning_rate, "value")
+        c.beta.observe(self._on_beta, "value")
+        self.data_box = widgets.HTML(self._summary())
+        self.data_box.add_class("vaew-data")
+        buttons = widgets.HBox([self.train_button, self.pause_button, self.stop_button,
+                                self.reset_button, self.state_label])
+        progress = widgets.VBox([
+            widgets.HBox([self.epoch_bar, self.epoch_label]),
+            widgets.HBox([self.batch_bar, self.batch_label]),
+            self.speed_label,
+        ])
+        right = widgets.VBox([
+            buttons, progress, self.plot.image, self.log_scale,
+            widgets.HTML("<b>Reconstructions</b> (top: originals, bottom: reconstructed)"),
+            self.recon.image,
+        ], layout=widgets.Layout(flex="1 1 auto"))
+        left = widgets.VBox([self.data_box, c.widget], layout=widgets.Layout(width="330px"))
+        status_box = widgets.VBox([
+            widgets.HTML("<b>Status</b>"), self.status.widget, self.final_image,
+            widgets.HBox([self.path, self.save_button, self.load_button]),
+        ])
+        training = widgets.VBox([widgets.HBox([left, right]), status_box])
+        self.clusters_box = widgets.VBox([widgets.HTML(self._clusters_hint())])
+        self.clusters_box.add_class("vaew-clusters")
+        self.tab = widgets.Tab(children=[training, self.clusters_box])
+        self.tab.titles = ("Training", "Clusters")
+        self.tab.observe(self._on_tab, "selected_index")
+        title = widgets.HTML("<h3 style='margin:4px 0'>vaewidget: variational autoencoder</h3>")
+        self.widget = widgets.VBox([title, self.tab])
+        self.widget.add_class("vaew-panel")
+
+    def _summary(self) -> str:
+        n_labels = None if self.labels is None else len(np.unique(self.labels))
+        return summary_html(self.model.preparer.summary(), len(self.x), n_labels)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def state(self) -> str:
+        """``"idle"`` before the first run, else the trainer's state."""
+        return "idle" if self.trainer is None else self.trainer.state
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Per-epoch metrics of every run on the current weights (a copy)."""
+        merged = {k: list(v) for k, v in self._past.items()}
+        if self.trainer is not None and self.trainer.model is self.model:
+            for k, v in self.trainer.history.items():
+                merged.setdefault(k, []).extend(v)
+        return merged
+
+    def train(self) -> Any:
+        """Start a run with the current control values (the Train button).
+
+        Returns the new :class:`~vaewidget.Trainer`, or ``None`` when the run was
+        refused (already training, or a bad control value); the status area says why.
+        """
+        with self._lock:
+            if self._starting or self.state in ACTIVE:
+                self.status.add("Training is already running: ignored the extra Train click.",
+                                "warning")
+                return None
+            self._starting = True
+        self._sync()
+        try:
+            return self._start_run()
+        except Exception as err:  # show every failure in the panel and stay usable
+            self.status.add(_message(err), "error")
+            return None
+        finally:
+            self._starting = False
+            self._sync()
+
+    def toggle_pause(self) -> None:
+        """Pause a running trainer, or resume a paused one (the Pause/Resume button)."""
+        if self.state == "running":
+            self.trainer.pause()
+        elif self.state == "paused":
+            self.trainer.resume()
+        self._sync()
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current batch (the Stop button)."""
+        if self.state in ("running", "paused"):
+            self.trainer.stop(wait=False)
+            self.status.add("Stopping after the current batch...")
+        self._sync()
+
+    def reset(self) -> None:
+        """Build a model with new weights from the controls and forget the history."""
+        if self.state in ACTIVE or self._starting:
+            self.status.add("Stop training before Reset.", "warning")
+            return
+        try:
+            self.model = self._build_model()
+        except Exception as err:
+            self.status.add(_message(err), "error")
+            return
+        self.trainer, self._past, self._recon = None, {}, None
+        self._forget_viewer()
+        self.plot.clear()
+        self.data_box.value = self._summary()
+        hidden(self.final_image, True)
+        self._render_recon()
+        self.refresh()
+        self._sync()
+        self.status.add("Reset: new weights, empty history.")
+
+    def save(self, path: str) -> None:
+        """Save the model (``.keras``) and its history (``.history.json`` beside it)."""
+        if self.state in ACTIVE:
+            self.status.add("Stop training before saving.", "warning")
+            return
+        try:
+            model_path, history_path = save_model(self.model, self.history, path)
+        except Exception as err:
+            self.status.add(_message(err), "error")
+            return
+        self.status.add(f"Saved the model to {model_path} and its history to {history_path.name}.")
+
+    def load(self, path: str) -> None:
+        """Load a model and history written by :meth:`save`; it must fit this data."""
+        if self.state in ACTIVE:
+            self.status.add("Stop training before loading a model.", "warning")
+            return
+        try:
+            model, history = load_model(path)
+            model.preparer.check(self.x[:2])
+        except Exception as err:
+            self.status.add(_message(err), "error")
+            return
+        self.model, self.trainer, self._past = model, None, history
+        self._forget_viewer()
+        self.plot.set_history(history)
+        self.data_box.value = self._summary()
+        self._sync_controls_to_model()
+        self._recon = model.reconstruct(self.x[self._recon_idx])
+        self._render_recon()
+        self.refresh()
+        self._show_final()
+        self._sync()
+        self.status.add(f"Loaded {path}: {len(history.get('loss', []))} epochs of history.")
+
+    def refresh(self) -> None:
+        """Redraw progress, plots and reconstructions now (they also redraw by themselves)."""
+        self._next_plot = 0.0
+        self._throttle.flush()
+
+    def close(self) -> None:
+        """Stop training, the redraw thread and the widgets."""
+        if self.state in ("running", "paused"):
+            self.trainer.stop(wait=True, timeout=30)
+        self._throttle.close()
+        self.widget.close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        return f"VAEPanel({len(self.x)} rows, state={self.state!r}, epochs={len(self.history.get('loss', []))})"
+
+    # ------------------------------------------------------------------ runs
+    def _build_model(self) -> Any:
+        from vaewidget.models import VAE
+
+        options = self.controls.model_options()
+        model = VAE.from_data(self.x, **options, **self._passthrough)
+        self._model_options = {k: options[k] for k in STRUCTURAL}
+        return model
+
+    def _start_run(self) -> Any:
+        options = self.controls.model_options()
+        train = self.controls.train_options()
+        trained = bool(self.history.get("loss"))
+        wanted = {k: options[k] for k in STRUCTURAL}
+        if wanted != self._model_options:
+            changed = ", ".join(k for k in STRUCTURAL if wanted[k] != self._model_options[k])
+            if trained:
+                raise ValueError(
+                    f"Expected the trained model's settings. Received changes to: {changed}. "
+                    "Click Reset to build a new model with them (this discards the trained "
+                    "weights), or change them back to continue training."
+                )
+            self.model = self._build_model()
+            self.data_box.value = self._summary()
+            self.status.add(f"Built a new model for the changed {changed}.")
+        trainer = self.trainer if self.trainer is not None and self.trainer.model is self.model else None
+        if trainer is not None and trainer.validation_split != train["validation_split"]:
+            if trained:
+                raise ValueError(
+                    "Expected the validation split of the trained model "
+                    f"({trainer.validation_split:g}): its validation rows are fixed. Received: "
+                    f"{train['validation_split']:g}. Click Reset to train new weights with it."
+                )
+            trainer = None
+        self.model.kl_warmup_epochs = options["kl_warmup_epochs"]
+        if not options["kl_warmup_epochs"]:
+            self.model.kl_weight.assign(1.0)
+        if trainer is None:
+            self.model.beta.assign(options["beta"])
+            trainer = self._new_trainer(train)
+        else:
+            trainer.epochs = train["epochs"]
+            trainer.batch_size = train["batch_size"]
+            trainer.learning_rate = train["learning_rate"]
+            trainer.beta = options["beta"]
+        self.trainer = trainer
+        self._run_start = trainer.epochs_done
+        hidden(self.final_image, True)
+        trainer.start()
+        self.status.add(
+            f"Training {train['epochs']} epochs, batch size {train['batch_size']}, "
+            f"learning rate {train['learning_rate']:.2g}, beta {options['beta']:g}."
+        )
+        return trainer
+
+    def _new_trainer(self, train: dict[str, Any]) -> Any:
+        from vaewidget.training import Trainer
+
+        trainer = Trainer(self.model, self.x, batch_rate=10.0, **train)
+        trainer.on_batch(self._on_batch)
+        trainer.on_epoch(self._on_epoch)
+        trainer.on_state(self._on_state)
+        return trainer
+
+    def _sync_controls_to_model(self) -> None:
+        m = self.model
+        c = self.controls
+        arch = m.architecture if m.architecture in [v for _, v in c.architecture.options] else "auto"
+        c.architecture.value = arch
+        c.latent_dim.value = m.latent_dim
+        c.hidden_units.value = ", ".join(str(u) for u in m.hidden_units)
+        c.reconstruction.value = m.preparer.reconstruction
+        c.beta.value = float(np.asarray(m.beta))
+        c.kl_warmup_epochs.value = m.kl_warmup_epochs
+        self._model_options = {k: c.model_options()[k] for k in STRUCTURAL}
+
+    # --------------------------------------------- trainer callbacks (training thread)
+    def _offset(self) -> int:
+        return len(self._past.get("loss", []))
+
+    def _epochs_done(self) -> int:
+        return self._offset() + (self.trainer.epochs_done if self.trainer is not None else 0)
+
+    def _on_batch(self, info: dict[str, Any]) -> None:
+        batches = max(int(info.get("batches") or 1), 1)
+        batch = min(int(info.get("batch", 0)), batches)
+        self.plot.add_batch(self._offset() + int(info.get("epoch", 0)) + batch / batches,
+                            info.get("logs", {}))
+        self._throttle.poke()
+
+    def _on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        done = self._epochs_done()
+        self.plot.add_epoch(done, logs)
+        bad = [k for k, v in logs.items() if not math.isfinite(v)]
+        if bad:
+            self.status.add(f"Non-finite values at epoch {done}: {', '.join(bad)}.", "error")
+        # The model belongs to this thread: reconstruct here, draw on the UI side.
+        self._recon = self.model.reconstruct(self.x[self._recon_idx])
+        self._throttle.poke()
+
+    def _on_state(self, state: str) -> None:
+        self._sync()
+        if state in TERMINAL:
+            trainer = self.trainer
+            n = trainer.epochs_done - self._run_start
+            if state == "failed":
+                error = (trainer.error or "unknown error").split("\n\n")[0]
+                self.status.add(f"Training failed after {n} epochs: {error}", "error")
+            elif state == "stopped":
+                self.status.add(f"Stopped by the user after {n} epochs of this run.")
+            else:
+                early = " (early stopping)" if getattr(trainer, "stopped_early", False) else ""
+                self.status.add(f"Finished {n} epochs{early}. {_final_numbers(self.history)}")
+            self._final_due = self._clusters_due = True
+            self._throttle.poke()
+
+    # ------------------------------------------------------------ UI side (throttled)
+    def _redraw(self) -> bool:
+        trainer = self.trainer
+        if trainer is not None:
+            p = trainer.progress
+            done = self._epochs_done()
+            total = max(self._offset() + int(p.get("epochs") or 0), done, 1)
+            batches = max(int(p.get("batches") or 1), 1)
+            batch = min(int(p.get("batch") or 0), batches)
+            self.epoch_bar.max, self.epoch_bar.value = total, done
+            self.batch_bar.max, self.batch_bar.value = batches, batch
+            self.epoch_label.value = f"Epoch {done} / {total}"
+            self.batch_label.value = f"Batch {batch} / {batches}"
+            speed = p.get("samples_per_s") or 0.0
+            eta = duration(p.get("eta_s")) if trainer.state in ACTIVE else "-"
+            self.speed_label.value = f"{speed:,.0f} samples/s &middot; ETA {eta}"
+        now = time.monotonic()
+        final = self._final_due
+        if self.plot.dirty and (final or now >= self._next_plot):
+            self.plot.render()
+            self._next_plot = now + self.plot.last_cost / self.plot_share
+        if self._recon is not None:
+            self._render_recon()
+        if final:
+            self._final_due = False
+            self._show_final()
+        if self._clusters_due:
+            self._clusters_due = False
+            self._update_clusters()
+        return self.plot.dirty
+
+    def _redraw_failed(self, err: BaseException) -> None:
+        self.status.add(f"Could not redraw the plots: {_message(err)}", "error")
+
+    def _render_recon(self) -> None:
+        recon, self._recon = self._recon, None
+        self.recon.update(recon)
+
+    def _show_final(self) -> None:
+        history = self.history
+        if not history.get("loss"):
+            return
+        self.final_image.value = figure_to_png(history_figure(history, log_scale=self.log_scale.value))
+        hidden(self.final_image, False)
+
+    def _sync(self) -> None:
+        state = self.state
+        busy = self._starting or state in ACTIVE
+        colour = STATE_COLOURS.get(state, "#555")
+        self.state_label.value = (f"<span class='vaew-state-value' data-state='{state}' "
+                                  f"style='color:{colour};font-weight:bold'>{state}</span>")
+        self.train_button.disabled = busy
+        self.pause_button.disabled = state not in ("running", "paused")
+        self.pause_button.description = "Resume" if state == "paused" else "Pause"
+        self.pause_button.icon = "play" if state == "paused" else "pause"
+        self.stop_button.disabled = state not in ("running", "paused")
+        for b in (self.reset_button, self.save_button, self.load_button):
+            b.disabled = busy
+        self.controls.set_training(busy)
+
+    # --------------------------------------------------------------- live controls
+    def _on_learning_rate(self, change: dict[str, Any]) -> None:
+        if self.state in ACTIVE:
+            self.trainer.learning_rate = float(change["new"])
+            self.status.add(f"Learning rate set to {change['new']:.2g} from the next batch.")
+
+    def _on_beta(self, change: dict[str, Any]) -> None:
+        if self.state in ACTIVE:
+            self.trainer.beta = float(change["new"])
+            self.status.add(f"beta set to {change['new']:g} from the next batch.")
+
+    def _on_log_scale(self, change: dict[str, Any]) -> None:
+        self.plot.log_scale = bool(change["new"])
+        self.plot.render()
+
+    # -------------------------------------------------------------------- clusters
+    def _clusters_hint(self) -> str:
+        if self.state in ACTIVE:
+            return ("<p class='vaew-clusters-hint'>Training is running. The clusters appear "
+                    "here when it stops or finishes.</p>")
+        return ("<p class='vaew-clusters-hint'>Train the model first (Training tab): this tab "
+                "clusters the latent codes of the trained model with HDBSCAN.</p>")
+
+    def _forget_viewer(self) -> None:
+        self._viewer = self._viewer_model = None
+        self.clusters_box.children = [widgets.HTML(self._clusters_hint())]
+
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        if change["new"] == 1:
+            self._update_clusters()
+
+    def _update_clusters(self) -> None:
+        if self.tab.selected_index != 1 and self._viewer is None:
+            return
+        if self.state in ACTIVE or not self.history.get("loss"):
+            if self._viewer is None:
+                self.clusters_box.children = [widgets.HTML(self._clusters_hint())]
+            return
+        try:
+            if self._viewer is not None and self._viewer_model is self.model:
+                self._viewer.refresh()
+                return
+            if self.tab.selected_index != 1:
+                return
+            self.clusters_box.children = [widgets.HTML("<p>Encoding and clustering...</p>")]
+            from vaewidget.widgets import ClusterViewer
+
+            self._viewer = ClusterViewer(self.model, self.x, self.labels)
+            self._viewer_model = self.model
+            self.clusters_box.children = [self._viewer.widget]
+        except Exception as err:
+            self._viewer = None
+            msg = f"The cluster viewer could not start: {_message(err)}"
+            self.clusters_box.children = [widgets.HTML(f"<p style='color:#cf222e'>{msg}</p>")]
+            self.status.add(msg, "error")
+
+    @property
+    def viewer(self) -> Any:
+        """The :class:`~vaewidget.ClusterViewer` of the Clusters tab, once it exists."""
+        return self._viewer
+
+
+def _message(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return text if isinstance(err, ValueError) else f"{type(err).__name__}: {text}"
+
+
+def _final_numbers(history: dict[str, list[float]]) -> str:
+    parts = [f"{k} {history[k][-1]:.4g}" for k in ("loss", "val_loss", "reconstruction_loss",
+                                                  "kl_loss") if history.get(k)]
+    return ("Final " + ", ".join(parts) + ".") if parts else ""
+
+
+__all__ = ["VAEPanel"]
