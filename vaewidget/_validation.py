@@ -1,7 +1,9 @@
 """Input checks shared by the models, the trainer, the clusterer and the widgets.
 
 Every error says what was expected and what was received, in the Keras style:
-``Expected 2-D, 3-D or 4-D input. Received: x.shape=(10,)``.
+``Expected 2-D, 3-D or 4-D input. Received: x.shape=(10,)``. The messages also
+carry the phrases scikit-learn's ``check_estimator`` looks for ("n_samples=1",
+"0 feature(s)", "NaN", "argument must be a string or a real number").
 """
 
 from __future__ import annotations
@@ -13,10 +15,19 @@ import numpy as np
 _KIND_BY_NDIM = {2: "tabular", 3: "image", 4: "image"}
 
 
+class NonNumericDataError(ValueError, TypeError):
+    """Data that is not made of numbers.
+
+    A ``ValueError`` like every other bad-input error in vaewidget, and also a
+    ``TypeError``, which is what NumPy and scikit-learn raise for the same thing.
+    """
+
+
 def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
     """Return ``x`` as a finite float32 array of 2, 3 or 4 dimensions.
 
-    Accepts numpy arrays, numeric pandas DataFrames and nested lists.
+    Accepts numpy arrays, numeric pandas DataFrames (bool and nullable numeric
+    columns included) and nested lists.
 
     Parameters
     ----------
@@ -27,43 +38,54 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
     min_rows
         The least number of rows accepted.
 
+    Returns
+    -------
+    ndarray of float32
+        A new array or ``x`` itself when it is already a float32 array.
+
     Raises
     ------
     ValueError
-        On non-numeric data, a wrong number of dimensions, too few rows,
-        NaN or infinite values.
+        On non-numeric data (:class:`NonNumericDataError`), ragged nested
+        lists, a wrong number of dimensions, too few rows, no features, NaN or
+        infinite values.
     """
     if x is None:
         raise ValueError(f"Expected an array-like of numbers for `{name}`. Received: {name}=None")
     columns = getattr(x, "columns", None)
     dtypes = getattr(x, "dtypes", None)
     if columns is not None and dtypes is not None:  # a pandas DataFrame
-        bad = [str(c) for c, t in zip(columns, dtypes) if not _is_numeric_dtype(t)]
+        bad = [f"{c!s} ({t})" for c, t in zip(columns, dtypes) if not _is_numeric_dtype(t)]
         if bad:
-            raise ValueError(
+            raise NonNumericDataError(
                 f"Expected numeric columns in `{name}`. Received non-numeric columns: "
-                f"{bad[:10]}{' …' if len(bad) > 10 else ''}. Encode them as numbers "
-                "(for example with pandas.get_dummies) or drop them."
+                f"{', '.join(bad[:10])}{' …' if len(bad) > 10 else ''}. Encode them as "
+                "numbers (for example with pandas.get_dummies) or drop them."
             )
-        x = x.to_numpy(dtype=np.float64)
+        x = x.to_numpy(dtype=np.float64, na_value=np.nan)
     try:
         arr = np.asarray(x)
     except ValueError as err:  # ragged nested lists
         raise ValueError(
-            f"Expected a rectangular array-like for `{name}`. Received a ragged sequence ({err})."
+            f"Expected a rectangular array-like for `{name}` (every row the same length). "
+            f"Received a ragged sequence ({err})."
         ) from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
+    if arr.dtype.kind in "USa":
+        raise NonNumericDataError(
+            f"Expected numeric data in `{name}`. Received: dtype={arr.dtype} (text). "
+            "Convert the text to numbers before passing it."
+        )
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Expected real numbers in `{name}`. Received: dtype={arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        _reject_text(arr, name)
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"Expected numeric data in `{name}`. Received dtype={arr.dtype} with values "
-                f"that are not numbers, e.g. {_first_non_number(arr)!r}."
+        except (TypeError, ValueError) as err:
+            raise NonNumericDataError(
+                f"Expected numeric data in `{name}`. Received: dtype={arr.dtype} with a value "
+                f"that is not a number, {_first_non_number(arr)!r} ({err})."
             ) from None
-    if np.iscomplexobj(arr):
-        raise ValueError(f"Expected real numbers in `{name}`. Received: dtype={arr.dtype}")
     if arr.ndim not in _KIND_BY_NDIM:
         raise ValueError(
             "Expected 2-D (rows, features), 3-D (rows, height, width) or 4-D "
@@ -71,12 +93,13 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
         )
     if arr.shape[0] < min_rows:
         raise ValueError(
-            f"Expected at least {min_rows} row{'s' if min_rows != 1 else ''} in `{name}`. "
-            f"Received: {name}.shape={arr.shape}"
+            f"Expected at least {min_rows} row{'s' if min_rows != 1 else ''} (samples) in "
+            f"`{name}`. Received: {name}.shape={arr.shape}, n_samples={arr.shape[0]}"
         )
-    if arr.size and min(arr.shape[1:]) == 0:
+    if min(arr.shape[1:]) == 0:
         raise ValueError(
-            f"Expected at least one feature in `{name}`. Received: {name}.shape={arr.shape}"
+            f"Expected at least one feature in `{name}`. Received: 0 feature(s) "
+            f"(shape={arr.shape}) while a minimum of 1 is required."
         )
     arr = arr.astype(np.float32, copy=False)
     finite = np.isfinite(arr)
@@ -85,8 +108,9 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
         n_inf = int((~finite).sum()) - n_nan
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
         raise ValueError(
-            f"Expected finite values in `{name}`. Received {n_nan} NaN and {n_inf} infinite "
-            f"values (first at index {first}). Impute or drop them before training."
+            f"Expected finite values in `{name}`. Received: {n_nan} NaN and {n_inf} infinite "
+            f"values (first at index {first}). Impute or drop them; values beyond float32's "
+            "range (about 3.4e38) also count as infinite."
         )
     return arr
 
@@ -98,10 +122,19 @@ def data_kind(arr: np.ndarray) -> str:
 
 def _is_numeric_dtype(dtype: Any) -> bool:
     try:
-        return bool(np.issubdtype(np.dtype(dtype), np.number) or np.dtype(dtype) == np.bool_)
-    except TypeError:  # pandas extension dtypes
-        kind = getattr(dtype, "kind", "O")
-        return kind in "biuf"
+        return np.dtype(dtype).kind in "biuf"
+    except TypeError:  # pandas extension dtypes (Int64, Float64, boolean, category, ...)
+        return getattr(dtype, "kind", "O") in "biuf"
+
+
+def _reject_text(arr: np.ndarray, name: str) -> None:
+    """Refuse strings inside object arrays, even ones that look like numbers."""
+    for value in arr.ravel():
+        if isinstance(value, (str, bytes)):
+            raise NonNumericDataError(
+                f"Expected numeric data in `{name}`. Received: dtype={arr.dtype} holding text, "
+                f"e.g. {value!r}. Convert the text to numbers before passing it."
+            )
 
 
 def _first_non_number(arr: np.ndarray) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import numpy as np
 
 
@@ -73,40 +76,94 @@ def make_manifold_clusters(
     return x.astype(np.float32), y.astype(int)
 
 
-def _load_keras(name: str) -> tuple[np.ndarray, np.ndarray]:
+# Where keras.datasets downloads MNIST and Fashion-MNIST from.
+_DOWNLOAD_HOST = "storage.googleapis.com"
+_CACHED_FILES = {
+    "mnist": ["mnist.npz"],
+    "fashion_mnist": [
+        f"fashion-mnist/{part}-{kind}-idx{dim}-ubyte.gz"
+        for part in ("train", "t10k")
+        for kind, dim in (("labels", 1), ("images", 3))
+    ],
+}
+
+
+def _is_cached(name: str) -> bool:
+    # Keras caches under $KERAS_HOME (default ~/.keras), or /tmp/.keras when that is read-only.
+    homes = [os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"), "/tmp/.keras"]
+    return any(
+        all(os.path.exists(os.path.join(os.path.expanduser(h), "datasets", f)) for f in files)
+        for h in homes
+        for files in [_CACHED_FILES[name]]
+    )
+
+
+def _offline_error(name: str, err: BaseException) -> ConnectionError:
+    return ConnectionError(
+        f"Could not download {name.replace('_', '-').upper()} through keras.datasets "
+        f"({type(err).__name__}: {err}). It needs a network connection the first time; "
+        "offline, use vaewidget.datasets.load_digits(), which ships with scikit-learn."
+    )
+
+
+def _load_keras(name: str, timeout: float) -> tuple[np.ndarray, np.ndarray]:
     import keras
 
+    if not _is_cached(name):
+        # Fail in `timeout` seconds where packets are dropped, rather than hang.
+        try:
+            socket.create_connection((_DOWNLOAD_HOST, 443), timeout=timeout).close()
+        except OSError as err:
+            raise _offline_error(name, err) from err
     loader = getattr(keras.datasets, name)
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as err:  # urllib/HTTP/socket errors all mean the same to a user
-        raise ConnectionError(
-            f"Could not download {name.replace('_', '-').upper()} through keras.datasets "
-            f"({type(err).__name__}: {err}). It needs a network connection the first time; "
-            "offline, use vaewidget.datasets.load_digits(), which ships with scikit-learn."
-        ) from err
+        raise _offline_error(name, err) from err
     x = np.concatenate([x_train, x_test]).astype(np.float32)
     y = np.concatenate([y_train, y_test]).astype(int).ravel()
     return x, y
 
 
-def load_mnist() -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(*, timeout: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     """MNIST (70,000 28x28 images) through ``keras.datasets``; needs a network the first time.
 
+    The download is cached by Keras (``~/.keras/datasets``); later calls are offline.
+
+    Parameters
+    ----------
+    timeout
+        Seconds to wait for the download server before giving up.
+
+    Returns
+    -------
+    X : ndarray of float32, shape (70000, 28, 28), values 0-255
+    y : ndarray of int, the digit
+
     Raises
     ------
     ConnectionError
         When offline, with a pointer to :func:`load_digits`.
     """
-    return _load_keras("mnist")
+    return _load_keras("mnist", timeout)
 
 
-def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray]:
+def load_fashion_mnist(*, timeout: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST (70,000 28x28 images) through ``keras.datasets``; needs a network.
 
+    Parameters
+    ----------
+    timeout
+        Seconds to wait for the download server before giving up.
+
+    Returns
+    -------
+    X : ndarray of float32, shape (70000, 28, 28), values 0-255
+    y : ndarray of int, the clothing class
+
     Raises
     ------
     ConnectionError
         When offline, with a pointer to :func:`load_digits`.
     """
-    return _load_keras("fashion_mnist")
+    return _load_keras("fashion_mnist", timeout)

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from vaewidget._validation import as_float_array
 from vaewidget.models.callbacks import KLWarmup
 from vaewidget.models.networks import (
     build_decoder,
@@ -114,10 +115,9 @@ class BaseAutoencoder(keras.Model):
         **kwargs
             Other constructor arguments (``latent_dim``, ``hidden_units``, ...).
         """
-        arr = np.asarray(x) if not hasattr(x, "columns") else x
-        ndim = getattr(arr, "ndim", 0)
-        flatten = architecture == "dense" and ndim in (3, 4)
-        preparer = DataPreparer(scaling, reconstruction, flatten=flatten).fit(x)
+        arr = as_float_array(x, min_rows=2)
+        flatten = architecture == "dense" and arr.ndim in (3, 4)
+        preparer = DataPreparer(scaling, reconstruction, flatten=flatten).fit(arr)
         return cls(preparer, architecture=architecture, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
@@ -161,8 +161,35 @@ class BaseAutoencoder(keras.Model):
         self.regularization_tracker.update_state(reg)
         return reg
 
+    def compile(self, optimizer: Any = None, **kwargs: Any) -> None:
+        """Keras ``compile``; the optimizer defaults to ``Adam(learning_rate=1e-3)``.
+
+        The loss is the model's own (see ``compute_loss``): do not pass ``loss``.
+        """
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        # Keras skips this for models that override compile(); a loaded model
+        # must come back compiled, with its optimizer state, ready to go on training.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, y=None, *args: Any, callbacks=None, **kwargs: Any):
-        """Keras ``fit`` on prepared data; adds the model's own callbacks (KL warm-up)."""
+        """Keras ``fit`` on prepared data; adds the model's own callbacks (KL warm-up).
+
+        Numpy input is checked first (shape of ``model.prepare(x)``, finite
+        values), so bad data raises ``ValueError`` before a single weight changes.
+        """
+        self._check_prepared(x, "x")
+        if y is not None:
+            self._check_prepared(y, "y")
+        validation = kwargs.get("validation_data")
+        for i, part in enumerate(validation if isinstance(validation, (tuple, list)) else ()):
+            self._check_prepared(part, f"validation_data[{i}]")
         callbacks = list(callbacks or [])
         callbacks += [cb for cb in self.default_callbacks() if not _has(callbacks, type(cb))]
         return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
@@ -170,6 +197,21 @@ class BaseAutoencoder(keras.Model):
     def default_callbacks(self) -> list[keras.callbacks.Callback]:
         """Callbacks that every ``fit`` of this model needs."""
         return []
+
+    def _check_prepared(self, x: Any, name: str) -> None:
+        if not isinstance(x, np.ndarray):
+            return  # datasets and generators are the caller's business
+        expected = tuple(self.preparer.input_shape_)
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"Expected prepared data of shape (n, {', '.join(map(str, expected))}), as "
+                f"model.prepare(x) returns. Received: {name}.shape={x.shape}"
+            )
+        if not np.isfinite(x).all():
+            raise ValueError(
+                f"Expected finite values in `{name}`. Received: "
+                f"{int(np.isnan(x).sum())} NaN and {int(np.isinf(x).sum())} infinite values."
+            )
 
     def prepare(self, x: Any) -> np.ndarray:
         """Scale and shape ``x`` as the model was prepared to expect."""
@@ -190,17 +232,27 @@ class BaseAutoencoder(keras.Model):
         return self._batched(lambda b: self.encoder(b, training=False), prepared, batch_size)[0]
 
     def decode(self, z: Any, batch_size: int = 2048) -> np.ndarray:
-        """Decode latent points to data in the original units and shape."""
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim == 1:
+        """Decode latent points to data in the original units and shape.
+
+        ``z`` has shape ``(n, latent_dim)``, or ``(latent_dim,)`` for one point.
+        For ``"bce"`` models the output is the Bernoulli mean (a sigmoid of the
+        logits), mapped back to the original units.
+        """
+        z = np.asarray(z) if not hasattr(z, "columns") else z
+        if getattr(z, "ndim", None) == 1:
             z = z[None, :]
+        z = as_float_array(z, name="z")
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(
                 f"Expected latent points of shape (n, {self.latent_dim}). Received: z.shape={z.shape}"
             )
-        out = self._batched(lambda b: self.decoder(b, training=False), z, batch_size)[0]
-        if self.reconstruction == "bce":
-            out = 1.0 / (1.0 + np.exp(-out))
+        sigmoid = self.reconstruction == "bce"
+
+        def run(batch):
+            out = self.decoder(batch, training=False)
+            return ops.sigmoid(out) if sigmoid else out
+
+        out = self._batched(run, z, batch_size)[0]
         return self.preparer.inverse_transform(out)
 
     def reconstruct(self, x: Any, batch_size: int = 2048) -> np.ndarray:
@@ -208,12 +260,25 @@ class BaseAutoencoder(keras.Model):
         return self.decode(self.embed(x, batch_size), batch_size)
 
     def interpolate(self, x_a: Any, x_b: Any, steps: int = 8) -> np.ndarray:
-        """Decode ``steps`` points on the straight line between the codes of two rows."""
-        if steps < 2:
+        """Decode ``steps`` points on the straight line between the codes of two rows.
+
+        ``x_a`` and ``x_b`` are single rows (with or without a leading axis of 1).
+        Returns an array of shape ``(steps, *row_shape)``, from ``x_a`` to ``x_b``.
+        """
+        if int(steps) < 2:
             raise ValueError(f"Expected steps >= 2. Received: steps={steps}")
         row_shape = self.preparer.original_shape_
-        z = self.embed(np.stack([np.reshape(x_a, row_shape), np.reshape(x_b, row_shape)]))
-        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        rows = []
+        for name, row in (("x_a", x_a), ("x_b", x_b)):
+            arr = np.asarray(row)
+            if arr.size != int(np.prod(row_shape)) or arr.dtype.kind not in "biuf":
+                raise ValueError(
+                    f"Expected `{name}` to be one row of shape {row_shape}. "
+                    f"Received: {name}.shape={arr.shape}, dtype={arr.dtype}"
+                )
+            rows.append(arr.reshape(row_shape))
+        z = self.embed(np.stack(rows))
+        t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
         return self.decode((1 - t) * z[0] + t * z[1])
 
     def reconstruction_error(self, x: Any, batch_size: int = 2048) -> np.ndarray:

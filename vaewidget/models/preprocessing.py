@@ -15,25 +15,44 @@ RECONSTRUCTIONS = ("auto", "bce", "mse")
 class DataPreparer:
     """Scale data for a model and remember how, so new data is prepared the same way.
 
-    The ``"auto"`` rule, applied by :meth:`fit`:
+    The ``"auto"`` rule, applied by :meth:`fit` and recorded in :attr:`reason_`:
 
     * values already in [0, 1]: kept as they are, Bernoulli (``"bce"``) reconstruction;
     * images (3-D or 4-D input): one min-max over all pixels to [0, 1], ``"bce"``;
+    * intensity tables, rows of non-negative integers up to 255 whose columns share
+      one scale (the median column maximum is at least half the overall maximum),
+      such as flattened 8x8 digits: one min-max over all values to [0, 1], ``"bce"``.
+      Standardizing such columns would turn a pixel that is lit in a few rows into
+      values of 40 standard deviations, which swamp the loss;
     * other tables: each column standardized to mean 0 and variance 1,
       Gaussian (``"mse"``) reconstruction.
 
     Constant columns are kept and map to 0 (so 8x8 digit images, whose corner
-    pixels never change, work); data where every column is constant is an error.
+    pixels never change, work) and are listed in ``constant_columns_``; data in
+    which every column is constant is an error.
 
     Parameters
     ----------
     scaling
-        ``"auto"``, ``"none"``, ``"minmax"`` (per column for tables, global for
-        images) or ``"standard"`` (per column).
+        ``"auto"``, ``"none"``, ``"minmax"`` or ``"standard"``. A scaling chosen
+        by name works per column for tables and over all pixels for images.
     reconstruction
         ``"auto"``, ``"bce"`` (needs targets in [0, 1]) or ``"mse"``.
     flatten
         Flatten images to vectors, for a dense network on image data.
+
+    Attributes
+    ----------
+    kind_ : str
+        ``"tabular"`` (2-D input) or ``"image"`` (3-D or 4-D input).
+    original_shape_, input_shape_ : tuple of int
+        The shape of one raw row, and of one row as the model sees it.
+    scaling_, reconstruction_ : str
+        What ``"auto"`` resolved to; ``reason_`` says why, in words.
+    offset_, scale_ : ndarray of float32
+        ``transform(x) = (x - offset_) / scale_``, per column or one value.
+    constant_columns_ : list of int
+        Columns of a table that never change (they map to 0).
     """
 
     def __init__(
@@ -61,8 +80,15 @@ class DataPreparer:
                 "Expected data that varies. Received: every value equals "
                 f"{lo:g} (x.shape={arr.shape}); there is nothing to learn."
             )
-        scaling, reason = self._choose_scaling(kind, lo, hi)
-        axes = (0,) if kind == "tabular" else tuple(range(arr.ndim))
+        flat = arr.reshape(len(arr), -1)
+        varies = flat.max(axis=0) > flat.min(axis=0)
+        if not varies.any():
+            raise ValueError(
+                "Expected at least one feature that varies between rows. Received: every "
+                f"column is constant (x.shape={arr.shape}); there is nothing to learn."
+            )
+        scaling, per_column, reason = self._choose_scaling(arr, kind, lo, hi)
+        axes = (0,) if per_column else tuple(range(arr.ndim))
         if scaling == "none":
             offset, scale = np.zeros(1), np.ones(1)
         elif scaling == "minmax":
@@ -73,7 +99,6 @@ class DataPreparer:
             scale = arr.std(axis=axes, dtype=np.float64)
         scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
         offset = np.atleast_1d(np.asarray(offset, dtype=np.float64))
-        constant = np.flatnonzero(scale == 0) if kind == "tabular" else np.array([], int)
         scale[scale == 0] = 1.0
         if scaling in ("none", "minmax"):
             target_range = "[0, 1]"
@@ -98,6 +123,7 @@ class DataPreparer:
                 "Expected values in [0, 1] for reconstruction='bce' with scaling='none'. "
                 f"Received values in [{lo:g}, {hi:g}]. Use scaling='minmax' or reconstruction='mse'."
             )
+        constant = np.flatnonzero(~varies) if kind == "tabular" else np.array([], int)
         self.kind_ = kind
         self.original_shape_ = tuple(int(d) for d in arr.shape[1:])
         shape = self.original_shape_ + ((1,) if arr.ndim == 3 else ())
@@ -112,14 +138,24 @@ class DataPreparer:
         self.n_rows_seen_ = int(arr.shape[0])
         return self
 
-    def _choose_scaling(self, kind: str, lo: float, hi: float) -> tuple[str, str]:
+    def _choose_scaling(
+        self, arr: np.ndarray, kind: str, lo: float, hi: float
+    ) -> tuple[str, bool, str]:
+        """Return ``(scaling, per_column, reason)``."""
         if self.scaling != "auto":
-            return self.scaling, f"scaling={self.scaling!r} was chosen by the user"
+            per_column = kind == "tabular" and self.scaling != "none"
+            how = "per column" if per_column else "over all values"
+            return self.scaling, per_column, f"scaling={self.scaling!r} ({how}) was chosen by the user"
         if lo >= 0.0 and hi <= 1.0:
-            return "none", f"values already lie in [0, 1] (range [{lo:g}, {hi:g}])"
+            return "none", False, f"values already lie in [0, 1] (range [{lo:g}, {hi:g}])"
         if kind == "image":
-            return "minmax", f"image data in [{lo:g}, {hi:g}] is min-max scaled to [0, 1]"
-        return "standard", f"tabular data in [{lo:g}, {hi:g}] is standardized per column"
+            return "minmax", False, f"image data in [{lo:g}, {hi:g}] is min-max scaled to [0, 1]"
+        if _looks_like_intensities(arr, lo, hi):
+            return "minmax", False, (
+                f"tabular data of non-negative integers in [{lo:g}, {hi:g}] whose columns share "
+                "one scale (like pixel intensities) is min-max scaled as a whole to [0, 1]"
+            )
+        return "standard", True, f"tabular data in [{lo:g}, {hi:g}] is standardized per column"
 
     @property
     def is_fitted(self) -> bool:
@@ -223,3 +259,10 @@ class DataPreparer:
             f"DataPreparer({self.kind_}, rows of shape {self.original_shape_}, "
             f"scaling={self.scaling_!r}, reconstruction={self.reconstruction_!r})"
         )
+
+
+def _looks_like_intensities(arr: np.ndarray, lo: float, hi: float) -> bool:
+    """Non-negative integers up to 255 whose columns mostly reach the same maximum."""
+    if lo < 0 or hi > 255 or not np.array_equal(arr, np.round(arr)):
+        return False
+    return bool(np.median(arr.max(axis=0)) >= 0.5 * hi)

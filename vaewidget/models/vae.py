@@ -71,12 +71,36 @@ class VAE(BaseAutoencoder):
             )
         self.kl_warmup_epochs = int(kl_warmup_epochs)
         self.sampler = Sampling(seed=self.seed, name="sampling")
-        self.beta = keras.Variable(float(beta), trainable=False, name="beta", dtype="float32")
-        self.kl_weight = keras.Variable(
+        self._beta = keras.Variable(float(beta), trainable=False, name="beta", dtype="float32")
+        self._kl_weight = keras.Variable(
             0.0 if self.kl_warmup_epochs else 1.0, trainable=False, name="kl_weight", dtype="float32"
         )
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
         self.weighted_kl_tracker = keras.metrics.Mean(name="weighted_kl_loss")
+
+    # The compiled training step reads these variables on every batch. A plain
+    # attribute set would swap in a Python float that the step never sees, so
+    # ``model.beta = 0.5`` assigns the variable instead.
+    @property
+    def beta(self) -> keras.Variable:
+        """Weight of the KL term: a non-trainable variable, read on every batch."""
+        return self._beta
+
+    @beta.setter
+    def beta(self, value: float) -> None:
+        value = float(ops.convert_to_numpy(value))
+        if not value >= 0:
+            raise ValueError(f"Expected beta >= 0. Received: beta={value}")
+        self._beta.assign(value)
+
+    @property
+    def kl_weight(self) -> keras.Variable:
+        """Warm-up factor in [0, 1] on the KL term, assigned by :class:`KLWarmup`."""
+        return self._kl_weight
+
+    @kl_weight.setter
+    def kl_weight(self, value: float) -> None:
+        self._kl_weight.assign(float(ops.convert_to_numpy(value)))
 
     def get_config(self) -> dict[str, Any]:
         return {
