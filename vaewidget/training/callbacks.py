@@ -3,8 +3,9 @@
 It runs on the training thread and does, in order, at each point of ``fit``:
 
 * batch begin: apply a pending learning rate or beta;
-* batch end: count progress, catch a NaN/inf loss, honour stop, call the
-  throttled batch listeners, hold while paused;
+* batch end: count progress, catch a NaN/inf loss, honour stop; then, after
+  the user's callbacks (:class:`Tail`), call the throttled batch listeners and
+  hold while paused;
 * validation: cut it short when training is stopping;
 * epoch end: record the epoch (only complete, finite epochs), keep the weights
   as the last good state, track the best epoch, then call the epoch listeners.
@@ -88,6 +89,7 @@ class TrainerCallback(keras.callbacks.Callback):
         self.batch = 0
         self._good_state: tuple[list[np.ndarray], list[np.ndarray]] | None = None
         self._next_dispatch = 0.0
+        self.tail = Tail(self)
 
     # ------------------------------------------------------------------ helpers
     def _halt(self, outcome: str) -> None:
@@ -144,18 +146,22 @@ class TrainerCallback(keras.callbacks.Callback):
             return
         if self.control.stop_requested:
             self._halt("stopped")
+
+    def after_batch(self, batch: int, logs: dict) -> None:
+        """The end of a batch, once every other callback has seen it (see :class:`Tail`)."""
+        if self.outcome is not None:
             return
         if self.batch_listeners:
             now = time.monotonic()
             if now >= self._next_dispatch:
                 self._next_dispatch = now + self.min_interval
                 info = {"epoch": self.epoch, "batch": self.batch, "batches": self.batches,
-                        "logs": dict(logs)}
+                        "logs": dict(logs or {})}
                 self.batch_listeners(info)
         if self.control.pause_requested:
             self.progress.add_held(self.control.hold(self.on_pause, self.on_resume))
-            if self.control.stop_requested:
-                self._halt("stopped")
+        if self.control.stop_requested:
+            self._halt("stopped")
 
     def on_test_begin(self, logs=None) -> None:
         if self.outcome is not None:
@@ -186,3 +192,15 @@ class TrainerCallback(keras.callbacks.Callback):
         self.epoch_listeners(epoch, dict(entry))
         if self.control.stop_requested:
             self._halt("stopped")
+
+
+class Tail(keras.callbacks.Callback):
+    """Goes last in the callback list, so listeners and a pause come after every
+    other callback has handled the batch (a user's batch log is complete while paused)."""
+
+    def __init__(self, head: TrainerCallback) -> None:
+        super().__init__()
+        self.head = head
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        self.head.after_batch(batch, logs)

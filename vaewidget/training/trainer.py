@@ -352,7 +352,7 @@ class Trainer:
                 batch_size=self.batch_size,
                 shuffle=True,
                 verbose=0,
-                callbacks=[callback, *self.callbacks],
+                callbacks=[callback, *self.callbacks, callback.tail],
             )
             final = self._conclude(callback)
         except BaseException as err:  # captured for the user, never swallowed

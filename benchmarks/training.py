@@ -1,0 +1,161 @@
+"""Benchmark the background Trainer against plain ``model.fit`` and a keras.io-style VAE.
+
+Three measurements, all in one process on the same data (digits, 1,797 x 64):
+
+1. Throughput (samples/s) of ``Trainer`` with a batch and an epoch listener
+   attached, against ``model.fit(verbose=0)`` on the same model, alternating
+   run by run; the median of ``--repeats`` runs each and their ratio (target >= 0.95).
+2. Stop latency: the time from ``stop()`` to the training thread's end (median).
+3. A keras.io "Variational AutoEncoder" style model (custom ``train_step`` with
+   ``tf.GradientTape``) on the same networks and loss terms, with its ratio to
+   ``model.fit`` of vaewidget's VAE (``compute_loss``, backend-agnostic).
+
+Run: ``.venv/bin/python benchmarks/training.py`` (``--repeats 3 --epochs 2`` for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+from vaewidget import VAE, Trainer, datasets  # noqa: E402
+from vaewidget.models.layers import Sampling  # noqa: E402
+from vaewidget.models.losses import kl_divergence, reconstruction_loss  # noqa: E402
+
+
+class KerasIOVAE(keras.Model):
+    """The keras.io VAE example's pattern: a ``train_step`` written with ``tf.GradientTape``."""
+
+    def __init__(self, encoder, decoder, kind: str, seed: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.encoder, self.decoder, self.kind = encoder, decoder, kind
+        self.sampler = Sampling(seed=seed)
+        self.total_loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            z_mean, z_log_var = self.encoder(data, training=True)
+            z = self.sampler([z_mean, z_log_var])
+            recon = ops.mean(reconstruction_loss(data, self.decoder(z, training=True), self.kind))
+            kl = ops.mean(kl_divergence(z_mean, z_log_var))
+            total = recon + kl
+        grads = tape.gradient(total, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.total_loss_tracker.update_state(total)
+        self.reconstruction_loss_tracker.update_state(recon)
+        self.kl_loss_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def make_vae(x: np.ndarray, args) -> VAE:
+    model = VAE.from_data(x, latent_dim=10, hidden_units=tuple(args.hidden), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def time_fit(model, xp: np.ndarray, args) -> float:
+    start = time.perf_counter()
+    model.fit(xp, epochs=args.epochs, batch_size=args.batch_size, verbose=0, shuffle=True)
+    return len(xp) * args.epochs / (time.perf_counter() - start)
+
+
+def time_trainer(model, x: np.ndarray, args) -> float:
+    trainer = Trainer(
+        model, x, validation_split=0.0, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=1e-3,
+    )
+    seen = {"batches": 0, "epochs": 0}
+    trainer.on_batch(lambda info: seen.__setitem__("batches", seen["batches"] + 1))
+    trainer.on_epoch(lambda epoch, logs: seen.__setitem__("epochs", seen["epochs"] + 1))
+    start = time.perf_counter()
+    trainer.start()
+    trainer.wait()
+    elapsed = time.perf_counter() - start
+    if trainer.state != "finished" or seen["epochs"] != args.epochs or not seen["batches"]:
+        raise RuntimeError(f"Trainer run did not finish cleanly: {trainer!r} {trainer.error}")
+    return len(x) * args.epochs / elapsed
+
+
+def stop_latency(model, x: np.ndarray, args) -> float:
+    trainer = Trainer(model, x, validation_split=0.1, epochs=1000, batch_size=args.batch_size)
+    second = threading.Event()
+    trainer.on_batch(lambda info: second.set() if info["batch"] >= 2 else None)
+    trainer.start()
+    if not second.wait(60):
+        raise RuntimeError("training did not reach its second batch within 60 s")
+    time.sleep(0.05)
+    start = time.perf_counter()
+    trainer.stop()
+    trainer.wait()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
+    args = parser.parse_args()
+
+    x, _ = datasets.load_digits()
+    model = make_vae(x, args)
+    xp = model.prepare(x)
+    kio_base = VAE.from_data(x, latent_dim=10, hidden_units=tuple(args.hidden), seed=0)
+    kio = KerasIOVAE(kio_base.encoder, kio_base.decoder, kio_base.reconstruction)
+    kio.compile(optimizer=keras.optimizers.Adam(1e-3))
+    # Warm up: trace every train function once, outside the timings.
+    model.fit(xp, epochs=1, batch_size=args.batch_size, verbose=0)
+    kio.fit(xp, epochs=1, batch_size=args.batch_size, verbose=0)
+    time_trainer(model, x, argparse.Namespace(**{**vars(args), "epochs": 1}))
+
+    fit_rates, trainer_rates, kio_rates = [], [], []
+    for r in range(args.repeats):
+        runs = [
+            ("fit", lambda: fit_rates.append(time_fit(model, xp, args))),
+            ("trainer", lambda: trainer_rates.append(time_trainer(model, x, args))),
+            ("keras.io", lambda: kio_rates.append(time_fit(kio, xp, args))),
+        ]
+        order = runs if r % 2 == 0 else runs[::-1]  # alternate, so drift hits both sides
+        for _, run in order:
+            run()
+        print(
+            f"repeat {r + 1}/{args.repeats}: fit {fit_rates[-1]:.0f}, trainer "
+            f"{trainer_rates[-1]:.0f}, keras.io {kio_rates[-1]:.0f} samples/s", flush=True
+        )
+    latencies = [stop_latency(model, x, args) for _ in range(args.repeats)]
+
+    fit_m, trainer_m, kio_m = (statistics.median(v) for v in (fit_rates, trainer_rates, kio_rates))
+    print("\n| measurement | median | ratio |")
+    print("|---|---|---|")
+    print(f"| `model.fit(verbose=0)` | {fit_m:.0f} samples/s | 1.00 |")
+    print(f"| `Trainer` + batch and epoch listeners | {trainer_m:.0f} samples/s | "
+          f"{trainer_m / fit_m:.3f} (target >= 0.95) |")
+    print(f"| keras.io-style `train_step` + `GradientTape` | {kio_m:.0f} samples/s | "
+          f"{kio_m / fit_m:.3f} |")
+    print(f"| stop latency, `stop()` to thread end | {1000 * statistics.median(latencies):.1f} ms "
+          f"(max {1000 * max(latencies):.1f} ms) | |")
+    print(f"\nsettings: repeats={args.repeats}, epochs={args.epochs}, batch_size="
+          f"{args.batch_size}, hidden={args.hidden}, latent_dim=10, rows={len(x)}, "
+          f"keras {keras.__version__}, tensorflow {tf.__version__}")
+
+
+if __name__ == "__main__":
+    main()
