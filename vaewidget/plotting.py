@@ -104,7 +104,9 @@ def pairs_figure(
     return fig
 
 
-def history_figure(history: dict[str, list[float]], *, log_scale: bool = False) -> Any:
+def history_figure(
+    history: dict[str, list[float]], *, log_scale: bool = False, fig: Any | None = None
+) -> Any:
     """Per-epoch training curves: losses on the left, the KL term on the right.
 
     Parameters
@@ -113,12 +115,17 @@ def history_figure(history: dict[str, list[float]], *, log_scale: bool = False) 
         ``{metric: [one value per epoch]}``, as ``Trainer.history`` or ``VAEPanel.history``.
     log_scale
         Use a logarithmic y axis (non-positive values are masked).
+    fig
+        Draw into this Figure (cleared first) instead of a new one.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig = new_figure(8.0, 2.8, dpi=90)
+    if fig is None:
+        fig = new_figure(8.0, 2.8, dpi=90)
+    else:
+        fig.clear()
     ax_loss, ax_kl = fig.subplots(1, 2)
     panels = {
         "loss": (ax_loss, "total", "tab:blue", "-"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import ipywidgets as widgets
@@ -60,6 +61,32 @@ def parse_hidden_units(text: Any) -> tuple[int, ...]:
     return units
 
 
+# name -> (lowest, highest, must be an integer); the controls' bounds.
+BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "latent_dim": (1, 4096, True),
+    "beta": (0.0, 1e4, False),
+    "kl_warmup_epochs": (0, 100_000, True),
+    "learning_rate": (1e-5, 10**-0.5, False),
+    "batch_size": (1, 10_000_000, True),
+    "epochs": (1, 1_000_000, True),
+    "validation_split": (0.0, 0.9, False),
+}
+
+
+def check_values(values: dict[str, Any]) -> None:
+    """Raise a clear ValueError for a value the controls cannot hold (they would clamp it)."""
+    for name, (lo, hi, integer) in BOUNDS.items():
+        value = values[name]
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if ok and integer:
+            ok = float(value).is_integer()
+        if not ok or not lo <= value <= hi:
+            kind = "an integer" if integer else "a number"
+            raise ValueError(f"Expected {name} to be {kind} in [{lo:g}, {hi:g}]. "
+                             f"Received: {name}={value!r}")
+    parse_hidden_units(values["hidden_units"])
+
+
 class TrainingControls:
     """The form: architecture, latent size, hidden sizes, loss, beta, warm-up, lr, batch, epochs.
 
@@ -72,9 +99,13 @@ class TrainingControls:
     """
 
     def __init__(self, kind: str, values: dict[str, Any]) -> None:
+        check_values(values)
         arch = [("auto (conv)", "auto"), ("dense", "dense"), ("conv", "conv")]
         if kind != "image":
             arch = [("auto (dense)", "auto"), ("dense", "dense")]
+        if values["reconstruction"] not in ("auto", "bce", "mse"):
+            raise ValueError("Expected reconstruction in ('auto', 'bce', 'mse'). "
+                             f"Received: reconstruction={values['reconstruction']!r}")
         if values["architecture"] not in [v for _, v in arch]:
             raise ValueError(
                 f"Expected architecture in {tuple(v for _, v in arch)} for {kind} data. "

@@ -7,15 +7,14 @@ import threading
 import time
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 
 from vaewidget._validation import as_float_array, data_kind
-from vaewidget.plotting import figure_to_png, history_figure
+from vaewidget.plotting import figure_to_png, history_figure, new_figure
+from vaewidget.widgets._layout import build_layout
 from vaewidget.widgets._parts import (
     STATE_COLOURS,
     StatusLog,
-    button,
     duration,
     hidden,
     summary_html,
@@ -24,7 +23,6 @@ from vaewidget.widgets._storage import load_model, save_model
 from vaewidget.widgets._throttle import Throttle
 from vaewidget.widgets.controls import STRUCTURAL, TrainingControls, split_options
 from vaewidget.widgets.elbo_plot import ELBOPlot
-from vaewidget.widgets.recon_strip import ReconStrip
 
 ACTIVE = ("running", "paused", "stopping")
 TERMINAL = ("stopped", "finished", "failed")
@@ -97,8 +95,7 @@ class VAEPanel:
         self._recon: np.ndarray | None = None
         self._recon_idx = np.random.default_rng(0).choice(len(self.x), min(8, len(self.x)), False)
         self._final_due = self._clusters_due = False
-        self._viewer: Any = None
-        self._viewer_model: Any = None
+        self._final_fig = new_figure(8.0, 2.8, dpi=90)
         if not 0 < plot_share <= 1:
             raise ValueError(f"Expected 0 < plot_share <= 1. Received: plot_share={plot_share}")
         self.plot_share = float(plot_share)
@@ -106,74 +103,20 @@ class VAEPanel:
         self.plot = ELBOPlot()
         self.status = StatusLog()
         self._throttle = Throttle(self._redraw, rate=update_rate, on_error=self._redraw_failed)
-        self._build_layout()
+        build_layout(self)
+        self.controls.epochs.observe(lambda _: self._idle_labels(), "value")
+        self._idle_labels()
         self._sync()
         self.status.add(f"Ready: {len(self.x):,} rows. Set the options and click Train.")
 
     # ------------------------------------------------------------------ layout
-    def _build_layout(self) -> None:
-        c = self.controls
-        self.train_button = button("Train", "play", "vaew-train", "Train (continues the current weights)", "success")
-        self.pause_button = button("Pause", "pause", "vaew-pause", "Pause or resume training")
-        self.stop_button = button("Stop", "stop", "vaew-stop", "Stop after the current batch", "danger")
-        self.reset_button = button("Reset", "refresh", "vaew-reset", "New weights; forget the history")
-        self.train_button.on_click(lambda _: self.train())
-        self.pause_button.on_click(lambda _: self.toggle_pause())
-        self.stop_button.on_click(lambda _: self.stop())
-        self.reset_button.on_click(lambda _: self.reset())
-        self.state_label = widgets.HTML(layout=widgets.Layout(width="150px"))
-        self.state_label.add_class("vaew-state")
-        self.epoch_bar = widgets.IntProgress(min=0, max=1, description="epoch")
-        self.batch_bar = widgets.IntProgress(min=0, max=1, description="batch")
-        self.epoch_label, self.batch_label, self.speed_label = (widgets.HTML() for _ in range(3))
-        for w, css in ((self.epoch_bar, "vaew-epoch-bar"), (self.batch_bar, "vaew-batch-bar"),
-                       (self.epoch_label, "vaew-epoch"), (self.batch_label, "vaew-batch"),
-                       (self.speed_label, "vaew-speed")):
-            w.add_class(css)
-        self.log_scale = widgets.Checkbox(value=False, description="log scale", indent=False)
-        self.log_scale.add_class("vaew-log")
-        self.log_scale.observe(self._on_log_scale, "value")
-        self.recon = ReconStrip(self.x[self._recon_idx], [f"#{i}" for i in self._recon_idx])
-        self.final_image = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
-        self.final_image.add_class("vaew-final")
-        hidden(self.final_image, True)
-        self.path = widgets.Text(value="vae_model.keras", description="path",
-                                 layout=widgets.Layout(width="340px"))
-        self.path.add_class("vaew-path")
-        self.save_button = button("Save", "save", "vaew-save", "Save model + history to path")
-        self.load_button = button("Load", "folder-open", "vaew-load", "Load model + history from path")
-        self.save_button.on_click(lambda _: self.save(self.path.value))
-        self.load_button.on_click(lambda _: self.load(self.path.value))
-        c.learning_rate.observe(self._on_learning_rate, "value")
-        c.beta.observe(self._on_beta, "value")
-        self.data_box = widgets.HTML(self._summary())
-        self.data_box.add_class("vaew-data")
-        buttons = widgets.HBox([self.train_button, self.pause_button, self.stop_button,
-                                self.reset_button, self.state_label])
-        progress = widgets.VBox([
-            widgets.HBox([self.epoch_bar, self.epoch_label]),
-            widgets.HBox([self.batch_bar, self.batch_label]),
-            self.speed_label,
-        ])
-        right = widgets.VBox([
-            buttons, progress, self.plot.image, self.log_scale,
-            widgets.HTML("<b>Reconstructions</b> (top: originals, bottom: reconstructed)"),
-            self.recon.image,
-        ], layout=widgets.Layout(flex="1 1 auto"))
-        left = widgets.VBox([self.data_box, c.widget], layout=widgets.Layout(width="330px"))
-        status_box = widgets.VBox([
-            widgets.HTML("<b>Status</b>"), self.status.widget, self.final_image,
-            widgets.HBox([self.path, self.save_button, self.load_button]),
-        ])
-        training = widgets.VBox([widgets.HBox([left, right]), status_box])
-        self.clusters_box = widgets.VBox([widgets.HTML(self._clusters_hint())])
-        self.clusters_box.add_class("vaew-clusters")
-        self.tab = widgets.Tab(children=[training, self.clusters_box])
-        self.tab.titles = ("Training", "Clusters")
-        self.tab.observe(self._on_tab, "selected_index")
-        title = widgets.HTML("<h3 style='margin:4px 0'>vaewidget: variational autoencoder</h3>")
-        self.widget = widgets.VBox([title, self.tab])
-        self.widget.add_class("vaew-panel")
+    def _idle_labels(self) -> None:
+        if self.state in ACTIVE:
+            return
+        done = len(self.history.get("loss", []))
+        self.epoch_label.value = f"Epoch {done} / {done + int(self.controls.epochs.value)}"
+        self.batch_label.value = "Batch 0 / -"
+        self.speed_label.value = "- samples/s &middot; ETA -"
 
     def _summary(self) -> str:
         n_labels = None if self.labels is None else len(np.unique(self.labels))
@@ -242,13 +185,14 @@ class VAEPanel:
             self.status.add(_message(err), "error")
             return
         self.trainer, self._past, self._recon = None, {}, None
-        self._forget_viewer()
+        self.clusters.forget()
         self.plot.clear()
         self.data_box.value = self._summary()
         hidden(self.final_image, True)
         self._render_recon()
         self.refresh()
         self._sync()
+        self._idle_labels()
         self.status.add("Reset: new weights, empty history.")
 
     def save(self, path: str) -> None:
@@ -275,7 +219,7 @@ class VAEPanel:
             self.status.add(_message(err), "error")
             return
         self.model, self.trainer, self._past = model, None, history
-        self._forget_viewer()
+        self.clusters.forget()
         self.plot.set_history(history)
         self.data_box.value = self._summary()
         self._sync_controls_to_model()
@@ -284,6 +228,7 @@ class VAEPanel:
         self.refresh()
         self._show_final()
         self._sync()
+        self._idle_labels()
         self.status.add(f"Loaded {path}: {len(history.get('loss', []))} epochs of history.")
 
     def refresh(self) -> None:
@@ -453,7 +398,7 @@ class VAEPanel:
             self._show_final()
         if self._clusters_due:
             self._clusters_due = False
-            self._update_clusters()
+            self.clusters.update()
         return self.plot.dirty
 
     def _redraw_failed(self, err: BaseException) -> None:
@@ -467,7 +412,8 @@ class VAEPanel:
         history = self.history
         if not history.get("loss"):
             return
-        self.final_image.value = figure_to_png(history_figure(history, log_scale=self.log_scale.value))
+        history_figure(history, log_scale=self.log_scale.value, fig=self._final_fig)
+        self.final_image.value = figure_to_png(self._final_fig)
         hidden(self.final_image, False)
 
     def _sync(self) -> None:
@@ -501,50 +447,14 @@ class VAEPanel:
         self.plot.render()
 
     # -------------------------------------------------------------------- clusters
-    def _clusters_hint(self) -> str:
-        if self.state in ACTIVE:
-            return ("<p class='vaew-clusters-hint'>Training is running. The clusters appear "
-                    "here when it stops or finishes.</p>")
-        return ("<p class='vaew-clusters-hint'>Train the model first (Training tab): this tab "
-                "clusters the latent codes of the trained model with HDBSCAN.</p>")
-
-    def _forget_viewer(self) -> None:
-        self._viewer = self._viewer_model = None
-        self.clusters_box.children = [widgets.HTML(self._clusters_hint())]
-
     def _on_tab(self, change: dict[str, Any]) -> None:
-        if change["new"] == 1:
-            self._update_clusters()
-
-    def _update_clusters(self) -> None:
-        if self.tab.selected_index != 1 and self._viewer is None:
-            return
-        if self.state in ACTIVE or not self.history.get("loss"):
-            if self._viewer is None:
-                self.clusters_box.children = [widgets.HTML(self._clusters_hint())]
-            return
-        try:
-            if self._viewer is not None and self._viewer_model is self.model:
-                self._viewer.refresh()
-                return
-            if self.tab.selected_index != 1:
-                return
-            self.clusters_box.children = [widgets.HTML("<p>Encoding and clustering...</p>")]
-            from vaewidget.widgets import ClusterViewer
-
-            self._viewer = ClusterViewer(self.model, self.x, self.labels)
-            self._viewer_model = self.model
-            self.clusters_box.children = [self._viewer.widget]
-        except Exception as err:
-            self._viewer = None
-            msg = f"The cluster viewer could not start: {_message(err)}"
-            self.clusters_box.children = [widgets.HTML(f"<p style='color:#cf222e'>{msg}</p>")]
-            self.status.add(msg, "error")
+        self.clusters.visible = change["new"] == 1
+        self.clusters.update()
 
     @property
     def viewer(self) -> Any:
         """The :class:`~vaewidget.ClusterViewer` of the Clusters tab, once it exists."""
-        return self._viewer
+        return self.clusters.viewer
 
 
 def _message(err: BaseException) -> str:

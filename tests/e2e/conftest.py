@@ -1,0 +1,278 @@
+"""Real-browser fixtures: a JupyterLab server, headless Chromium and notebook helpers.
+
+Reusable by every test module in ``tests/e2e``::
+
+    import pytest
+
+    pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+    def test_something(jupyter, page):
+        jupyter.open_lab(page, "notebooks/01_quickstart.ipynb")
+        jupyter.run_all(page)
+        panel = page.locator(".vaew-panel")
+        panel.wait_for(timeout=jupyter.kernel_timeout_ms)
+        ...
+        jupyter.screenshot(page, "something")
+
+Fixtures
+--------
+``lab_server`` (session)
+    JupyterLab 4 on 127.0.0.1 with a random token, serving a temporary copy of
+    ``notebooks/`` (so autosave never writes outputs into the repository), with fresh
+    settings, workspace, config, runtime and IPython folders. The same server answers
+    Lab (``/lab/tree/...``), Notebook 7 (``/notebooks/...``) and Voila
+    (``/voila/render/...``). Its kernels see ``VAEWIDGET_SMALL=1``.
+``browser`` (session)
+    Debian's ``/usr/bin/chromium`` driven by pip Playwright (never ``playwright install``).
+``page`` (per test)
+    A fresh browser context and page (1400x1000); closed after the test.
+``jupyter`` (per test)
+    A :class:`Jupyter` helper bound to the server: open notebooks in Lab, Notebook 7 or
+    Voila, Run All, wait for conditions, read labels, save screenshots under
+    ``test-artifacts/e2e/`` (git-ignored).
+
+See ../shared/notes/browser-testing.md for the recipe and its pitfalls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+CHROMIUM = os.environ.get("VAEWIDGET_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--disable-quic",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LabServer:
+    """A running JupyterLab server: ``url`` (no trailing slash), ``token``, ``root`` folder."""
+
+    url: str
+    token: str
+    root: Path
+    log: Path
+    process: subprocess.Popen
+
+    def route(self, prefix: str, path: str) -> str:
+        """``{url}/{prefix}/{path}?token=...``, e.g. ``route("voila/render", "nb.ipynb")``."""
+        return f"{self.url}/{prefix}/{path}?token={self.token}"
+
+    def log_tail(self, n: int = 40) -> str:
+        """The last ``n`` lines of the server's log, for failure messages."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("jupyter")
+    root = base / "root"
+    shutil.copytree(REPO / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    settings = base / "settings"
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    # The "official Jupyter news?" toast would cover part of the page.
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env = {
+        **os.environ,
+        "VAEWIDGET_SMALL": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERAS_BACKEND": "tensorflow",
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "IPYTHONDIR": str(base / "ipython"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    token, port = secrets.token_hex(16), _free_port()
+    log = base / "server.log"
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'ws'}",
+        "--LabApp.news_url=None",
+    ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+    server = LabServer(f"http://127.0.0.1:{port}", token, root, log, process)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{server.url}/api/status?token={token}", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"JupyterLab did not start:\n{server.log_tail()}")
+            time.sleep(0.3)
+    yield server
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Expected Chromium at {CHROMIUM} (`make browser` installs it with apt-get).")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+class Jupyter:
+    """Browser helpers for one :class:`LabServer`; every wait raises with context on timeout.
+
+    Parameters
+    ----------
+    server
+        The running server.
+    kernel_timeout_ms
+        How long to wait for a kernel to start and a notebook to run (TensorFlow
+        imports take a while on a busy 2-core machine).
+    """
+
+    def __init__(self, server: LabServer, kernel_timeout_ms: int = 180_000) -> None:
+        self.server = server
+        self.kernel_timeout_ms = kernel_timeout_ms
+
+    # ----------------------------------------------------------------- opening
+    def open_lab(self, page: Any, path: str) -> None:
+        """Open ``path`` (relative to the server root) in JupyterLab; wait for an idle kernel."""
+        page.goto(self.server.route("lab/tree", path))
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+            timeout=self.kernel_timeout_ms)
+
+    def open_notebook7(self, page: Any, path: str) -> None:
+        """Open ``path`` in Notebook 7's single-document page; wait for the first cell."""
+        page.goto(self.server.route("notebooks", path))
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=self.kernel_timeout_ms)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+            timeout=self.kernel_timeout_ms)
+
+    def open_voila(self, page: Any, path: str) -> None:
+        """Render ``path`` with Voila inside the Lab server (``/voila/render/...``)."""
+        page.goto(self.server.route("voila/render", path), timeout=self.kernel_timeout_ms)
+
+    def run_all(self, page: Any, attempts: int = 5) -> None:
+        """Run > Run All Cells (Lab and Notebook 7), retrying if the click is ignored."""
+        first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+        for _ in range(attempts):
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+            item = page.locator("li[data-command='runmenu:run-all']").first
+            item.wait_for(state="visible", timeout=10_000)
+            item.click()
+            try:
+                self.wait_until(lambda: first_prompt.inner_text().strip() not in ("[ ]:", ""),
+                                timeout=5, what="the first cell to start")
+                return
+            except AssertionError:
+                page.keyboard.press("Escape")
+        raise AssertionError(f"Run All was ignored {attempts} times.\n{self.server.log_tail()}")
+
+    # ----------------------------------------------------------------- reading
+    @staticmethod
+    def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2,
+                   what: str = "the condition") -> Any:
+        """Poll ``predicate`` until it returns a truthy value; AssertionError after ``timeout`` s."""
+        end = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < end:
+            try:
+                value = predicate()
+                if value:
+                    return value
+            except Exception as err:  # element detached mid-read: try again
+                last_error = err
+            time.sleep(interval)
+        raise AssertionError(f"Timed out after {timeout:g} s waiting for {what}"
+                             + (f" (last error: {last_error})" if last_error else ""))
+
+    @staticmethod
+    def first_int(page: Any, selector: str) -> int:
+        """The first integer in the text of ``selector`` (e.g. ``"Epoch 3 / 200"`` -> 3)."""
+        import re
+
+        match = re.search(r"\d+", page.locator(selector).first.inner_text())
+        return int(match.group()) if match else -1
+
+    @staticmethod
+    def image_src(page: Any, selector: str) -> str:
+        """The ``src`` of the ``<img>`` inside ``selector`` (a new blob URL per update)."""
+        return page.locator(f"{selector} img, img{selector}").first.get_attribute("src") or ""
+
+    def set_text(self, page: Any, selector: str, value: Any) -> None:
+        """Type ``value`` into the ``<input>`` of a text widget and commit it (Enter)."""
+        box = page.locator(f"{selector} input").first
+        box.fill(str(value))
+        box.press("Enter")
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every kernel of the server (frees the CPU between tests)."""
+        base = f"{self.server.url}/api/kernels"
+        auth = {"Authorization": f"token {self.server.token}"}
+        with urllib.request.urlopen(urllib.request.Request(base, headers=auth), timeout=10) as r:
+            kernels = json.load(r)
+        for kernel in kernels:
+            req = urllib.request.Request(f"{base}/{kernel['id']}", headers=auth, method="DELETE")
+            try:
+                urllib.request.urlopen(req, timeout=10).close()
+            except OSError:
+                pass
+
+    def screenshot(self, page: Any, name: str) -> Path:
+        """Save a full-page PNG as ``test-artifacts/e2e/<name>.png``; return its path."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def jupyter(lab_server: LabServer) -> Iterator[Jupyter]:
+    helper = Jupyter(lab_server)
+    yield helper
+    helper.shutdown_kernels()
