@@ -6,7 +6,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from vaewidget.widgets._clusters_tab import ClustersTab
+from vaewidget.widgets._panel_clusters import ClustersTab
 from vaewidget.widgets._parts import button, hidden
 from vaewidget.widgets.recon_strip import ReconStrip
 
