@@ -67,8 +67,8 @@ def make_projector(method: str = "umap", n_components: int = 2, random_state: in
         import umap
 
         options = {"n_neighbors": 30, "min_dist": 0.0, **kwargs}
-        if random_state is None:
-            options.setdefault("n_jobs", -1)
+        # A seeded UMAP runs on one thread (umap-learn's rule); say so and skip its warning.
+        options.setdefault("n_jobs", -1 if random_state is None else 1)
         return umap.UMAP(n_components=n_components, random_state=random_state, **options)
     raise ValueError(f"Expected projection in {PROJECTIONS}. Received: {method!r}")
 

@@ -1,0 +1,53 @@
+"""The rule by which ``VAEClusterer``'s ``"auto"`` parameters adapt to the data.
+
+Only the data's size, row shape and value range enter the rule; labels never do.
+The docstring of :class:`~vaewidget.clustering.VAEClusterer` and docs/clustering.md
+state the same rule in words; keep the three in step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+#: Gradient steps the "auto" epoch count aims for, and its bounds.
+TARGET_STEPS = 3000
+MIN_EPOCHS, MAX_EPOCHS = 5, 100
+#: Trainings of at most this many steps run eagerly: tracing the step would cost more.
+EAGER_STEPS = 200
+#: Below this many rows a UMAP has too few neighbours to be worth it.
+MIN_ROWS_FOR_UMAP = 200
+
+
+def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
+    """Replace each ``"auto"`` in ``params`` by its value for the data ``arr``.
+
+    Returns a new dict with every parameter concrete; the estimator stores it
+    as ``params_``.
+    """
+    n = int(arr.shape[0])
+    out = dict(params)
+    if out["batch_size"] == "auto":
+        out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))
+    batches = max(1, math.ceil(n / out["batch_size"]))
+    if out["epochs"] == "auto":
+        out["epochs"] = int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_STEPS / batches))))
+    if out["projection"] == "auto":
+        out["projection"] = "umap" if n >= MIN_ROWS_FOR_UMAP else None
+    if out["n_neighbors"] == "auto":
+        out["n_neighbors"] = int(min(30, max(2, n - 1)))
+    if out["min_cluster_size"] == "auto":
+        out["min_cluster_size"] = int(max(5, round(0.01 * n)))
+    out["min_cluster_size"] = int(min(out["min_cluster_size"], max(2, n - 1)))
+    if out["min_samples"] == "auto":
+        out["min_samples"] = int(min(10, out["min_cluster_size"]))
+    return out
+
+
+
+def train_eagerly(n_rows: int, params: dict[str, Any]) -> bool:
+    """Whether a training is so short that compiling its step costs more than it saves."""
+    steps = math.ceil(n_rows / params["batch_size"]) * params["epochs"]
+    return steps <= EAGER_STEPS
