@@ -58,7 +58,7 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
         bad = [f"{c!s} ({t})" for c, t in zip(columns, dtypes) if not _is_numeric_dtype(t)]
         if bad:
             raise NonNumericDataError(
-                f"Expected numeric columns in `{name}`. Received non-numeric columns: "
+                f"Expected numeric columns in `{name}`. Received: non-numeric columns "
                 f"{', '.join(bad[:10])}{' …' if len(bad) > 10 else ''}. Encode them as "
                 "numbers (for example with pandas.get_dummies) or drop them."
             )

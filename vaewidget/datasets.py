@@ -44,6 +44,19 @@ def make_manifold_clusters(
     (sine/cosine) map; the remaining ``noise_features`` columns are pure noise.
     Round clusters in a straight space are easy; these are not.
 
+    Parameters
+    ----------
+    n_samples, n_clusters, n_features
+        Rows, clusters (balanced sizes) and columns.
+    intrinsic_dim
+        Dimension of the surface each cluster lives on.
+    noise_features
+        Columns of pure noise among ``n_features``; default ``n_features // 4``.
+    noise
+        Standard deviation of the noise added to the signal columns.
+    random_state
+        Seed: the same seed gives the same data.
+
     Returns
     -------
     X : ndarray of float32, shape (n_samples, n_features)
@@ -54,14 +67,20 @@ def make_manifold_clusters(
             "Expected 1 <= n_clusters <= n_samples. "
             f"Received: n_clusters={n_clusters}, n_samples={n_samples}"
         )
-    rng = np.random.default_rng(random_state)
+    if intrinsic_dim < 1 or noise < 0:
+        raise ValueError(
+            "Expected intrinsic_dim >= 1 and noise >= 0. "
+            f"Received: intrinsic_dim={intrinsic_dim}, noise={noise}"
+        )
     if noise_features is None:
         noise_features = n_features // 4
     signal = n_features - noise_features
-    if signal < 1:
+    if noise_features < 0 or signal < 1:
         raise ValueError(
-            f"Expected noise_features < n_features. Received: {noise_features} >= {n_features}"
+            "Expected 0 <= noise_features < n_features. "
+            f"Received: noise_features={noise_features}, n_features={n_features}"
         )
+    rng = np.random.default_rng(random_state)
     y = rng.permutation(np.arange(n_samples) % n_clusters)
     centers = rng.uniform(-3, 3, size=(n_clusters, intrinsic_dim)) * 1.5
     t = centers[y] + rng.normal(scale=0.6, size=(n_samples, intrinsic_dim))

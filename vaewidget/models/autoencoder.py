@@ -30,9 +30,10 @@ class Autoencoder(BaseAutoencoder):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = x if y is None else y
+        batch = ops.shape(target)[0]  # weights as Keras weights `loss`
         recon = ops.mean(reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction))
-        self.reconstruction_tracker.update_state(recon)
-        return recon + self._regularization()
+        self.reconstruction_tracker.update_state(recon, sample_weight=batch)
+        return recon + self._regularization(batch)
 
     def encode(self, x: Any, batch_size: int = 2048) -> np.ndarray:
         """Return the code of ``x`` as a numpy array (the autoencoder has no variance)."""

@@ -154,11 +154,11 @@ class BaseAutoencoder(keras.Model):
             return x + self.noise_std * keras.random.normal(ops.shape(x), seed=self.seed_generator)
         return x
 
-    def _regularization(self):
+    def _regularization(self, batch):
         if self.regularization_tracker is None:
             return 0.0
         reg = ops.sum(self.losses)
-        self.regularization_tracker.update_state(reg)
+        self.regularization_tracker.update_state(reg, sample_weight=batch)
         return reg
 
     def compile(self, optimizer: Any = None, **kwargs: Any) -> None:

@@ -107,12 +107,16 @@ def build_decoder(
                 filters, 3, strides=2, padding="same", activation=activation,
                 kernel_regularizer=regularizer, name=f"deconv_{i}",
             )(h)
-        h = keras.layers.Conv2D(channels, 3, padding="same", name="out")(h)
+        h = keras.layers.Conv2D(
+            channels, 3, padding="same", kernel_regularizer=regularizer, name="out"
+        )(h)
         extra_h, extra_w = small_h * 2**n_up - height, small_w * 2**n_up - width
         if extra_h or extra_w:
             h = keras.layers.Cropping2D(((0, extra_h), (0, extra_w)), name="crop")(h)
         outputs = h
     else:
-        h = keras.layers.Dense(int(math.prod(output_shape)), name="out")(h)
+        h = keras.layers.Dense(
+            int(math.prod(output_shape)), kernel_regularizer=regularizer, name="out"
+        )(h)
         outputs = keras.layers.Reshape(tuple(output_shape), name="shape")(h)
     return keras.Model(inputs, outputs, name="decoder")

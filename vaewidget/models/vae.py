@@ -123,13 +123,15 @@ class VAE(BaseAutoencoder):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = x if y is None else y
+        # Weighted by batch size, as Keras weights `loss`, so the epoch means add up.
+        batch = ops.shape(target)[0]
         recon = ops.mean(reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction))
         kl = ops.mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]))
         weighted_kl = self.beta * self.kl_weight * kl
-        total = recon + weighted_kl + self._regularization()
-        self.reconstruction_tracker.update_state(recon)
-        self.kl_tracker.update_state(kl)
-        self.weighted_kl_tracker.update_state(weighted_kl)
+        total = recon + weighted_kl + self._regularization(batch)
+        self.reconstruction_tracker.update_state(recon, sample_weight=batch)
+        self.kl_tracker.update_state(kl, sample_weight=batch)
+        self.weighted_kl_tracker.update_state(weighted_kl, sample_weight=batch)
         return total
 
     # -------------------------------------------------------------- numpy methods
