@@ -99,6 +99,10 @@ class TrainerCallback(keras.callbacks.Callback):
 
     def _snapshot(self) -> None:
         optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            # Keras builds it lazily in the first step; build now so the start of the
+            # run can be restored with its (zero) moments.
+            optimizer.build(self.model.trainable_variables)
         weights = [np.array(w, copy=True) for w in self.model.get_weights()]
         opt_vars = [np.array(v.numpy(), copy=True) for v in optimizer.variables] if optimizer else []
         self._good_state = (weights, opt_vars)

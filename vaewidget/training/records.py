@@ -7,11 +7,11 @@ import threading
 import time
 from typing import Any
 
-from keras import ops
-
 
 def _to_float(value: Any) -> float:
-    return float(ops.convert_to_numpy(value))
+    # float() reads a variable without numpy's __array__ copy warning; 7 digits
+    # drop float32 noise (1e-3, not 0.0010000000474974513).
+    return float(f"{float(value):.7g}")
 
 
 def check_learning_rate(value: Any) -> float:

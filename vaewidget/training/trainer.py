@@ -8,7 +8,6 @@ import traceback
 from typing import Any
 
 import keras
-import numpy as np
 
 from vaewidget.training.callbacks import TrainerCallback
 from vaewidget.training.checkpoints import BestTracker, check_checkpoint_path
@@ -443,7 +442,7 @@ class Trainer:
         if options.get("validation_split") is None:
             options.pop("validation_split", None)
         if getattr(model, "optimizer", None) is not None:
-            options["learning_rate"] = float(np.asarray(model.optimizer.learning_rate))
+            options["learning_rate"] = current_values(model)["learning_rate"]
         options["checkpoint_path"] = path
         options.update(kwargs)
         trainer = cls(model, x, **options)
