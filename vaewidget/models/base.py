@@ -89,6 +89,8 @@ class BaseAutoencoder(keras.Model):
         self.regularization_tracker = (
             keras.metrics.Mean(name="regularization_loss") if regularizer is not None else None
         )
+        # The sub-networks are complete, so the model is built (and saves without a warning).
+        self.built = True
 
     # -------------------------------------------------------------- construction
     @classmethod
