@@ -136,6 +136,10 @@ def test_start_while_running_raises_and_never_starts_a_second_thread(vae, digits
         assert len(trainer_threads()) == 1
         with pytest.raises(RuntimeError, match="while training"):
             t.epochs = 3
+        other = Trainer(vae, digits, epochs=1)
+        with pytest.raises(RuntimeError, match="no other Trainer"):
+            other.start()
+        assert other.state == "idle" and len(trainer_threads()) == 1
     finally:
         assert t.stop(wait=True, timeout=SOON)
     assert not trainer_threads()

@@ -118,6 +118,22 @@ class TrainerCallback(keras.callbacks.Callback):
             for variable, value in zip(optimizer.variables, opt_vars):
                 variable.assign(value)
 
+    def nonfinite_message(self, learning_rate: float) -> str:
+        """What went wrong after a NaN/inf, what was put back, and what to try."""
+        epoch, batch, what = self.bad
+        good = (
+            f"the end of epoch {self.good_epoch} (the last good epoch)"
+            if self.good_epoch is not None
+            else "where this run started"
+        )
+        return (
+            f"Training diverged in epoch {epoch} (batch {batch}): the loss became {what}. "
+            f"The weights and optimizer state were put back to {good}, so the model is "
+            f"usable. To fix it, lower the learning rate (now {learning_rate:g}), check the "
+            "data scaling (model.preparer.summary(); use scaling='standard' for features "
+            "with large ranges), or lower beta."
+        )
+
     def _apply_hyperparameters(self) -> None:
         for change in self.hyper.apply(self.model, self.epoch, self.batch):
             self.recorder.add_change(change)

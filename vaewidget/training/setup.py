@@ -118,13 +118,24 @@ def split_data(
     return prepared[np.sort(order[n_val:])], prepared[np.sort(order[:n_val])]
 
 
-def load_checkpoint(path: Any) -> tuple[Any, dict[str, Any] | None]:
-    """Load a ``.keras`` checkpoint and its trainer record (``None`` if absent)."""
+def load_checkpoint(path: Any) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
+    """Load a ``.keras`` checkpoint, its trainer record (``None`` if absent) and the
+    Trainer options to continue with: the recorded settings, the optimizer's learning
+    rate and ``checkpoint_path=path``."""
     import vaewidget.models  # noqa: F401  (registers VAE and Autoencoder for loading)
+    from vaewidget.training.records import current_values
 
     if not isinstance(path, (str, os.PathLike)) or not str(path).endswith(".keras"):
         raise ValueError(f"Expected a path to a '.keras' checkpoint. Received: path={path!r}")
-    if not Path(path).expanduser().is_file():
+    file = Path(path).expanduser()
+    if not file.is_file():
         raise ValueError(f"Expected an existing checkpoint file. Received: {str(path)!r} (not found)")
-    model = keras.saving.load_model(Path(path).expanduser(), safe_mode=True)
-    return model, read_record(Path(path).expanduser())
+    model = keras.saving.load_model(file, safe_mode=True)
+    record = read_record(file)
+    options = dict((record or {}).get("config", {}))
+    if options.get("validation_split") is None:  # it was trained with validation_data
+        options.pop("validation_split", None)
+    if getattr(model, "optimizer", None) is not None:
+        options["learning_rate"] = current_values(model)["learning_rate"]
+    options["checkpoint_path"] = path
+    return model, record, options

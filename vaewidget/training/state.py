@@ -23,6 +23,28 @@ ACTIVE = frozenset({"running", "paused", "stopping"})
 
 _MAX_KEPT_ERRORS = 100
 
+# One live training thread per model, across all Trainer objects.
+_OWNERS: dict[int, Any] = {}
+_OWNERS_LOCK = threading.Lock()
+
+
+def claim_model(model: Any, owner: Any) -> None:
+    """Register ``owner`` as the one trainer training ``model``; raise if another is."""
+    with _OWNERS_LOCK:
+        other = _OWNERS.get(id(model))
+        if other is not None and other is not owner:
+            raise RuntimeError(
+                "Expected no other Trainer to be training this model. Received: a model "
+                f"that {other!r} is training. Stop that one first (stop(wait=True))."
+            )
+        _OWNERS[id(model)] = owner
+
+
+def release_model(model: Any, owner: Any) -> None:
+    with _OWNERS_LOCK:
+        if _OWNERS.get(id(model)) is owner:
+            del _OWNERS[id(model)]
+
 
 class Listeners:
     """User callbacks for one event; what they raise is recorded, never propagated.

@@ -20,7 +20,9 @@ from vaewidget.training.state import (
     Progress,
     RunControl,
     StateCell,
+    claim_model,
     new_error_log,
+    release_model,
 )
 
 
@@ -116,24 +118,18 @@ class Trainer:
         self._state = StateCell(Listeners("state", self._listener_errors, self._lock))
         self._batch_listeners = Listeners("batch", self._listener_errors, self._lock)
         self._epoch_listeners = Listeners("epoch", self._listener_errors, self._lock)
-        warmup = int(getattr(model, "kl_warmup_epochs", 0) or 0)
-        wants_best = early_stopping_patience is not None or self.checkpoint_path is not None
-        self._best = (
-            BestTracker(
-                "val_loss" if self._x_val is not None else "loss",
-                self.early_stopping_patience,
-                comparable_from=warmup,
-                checkpoint_path=self.checkpoint_path,
+        self._best = None
+        if early_stopping_patience is not None or self.checkpoint_path is not None:
+            monitor = "val_loss" if self._x_val is not None else "loss"
+            warmup = int(getattr(model, "kl_warmup_epochs", 0) or 0)  # losses grow until then
+            self._best = BestTracker(
+                monitor, self.early_stopping_patience, warmup, self.checkpoint_path
             )
-            if wants_best
-            else None
-        )
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         self._exception: BaseException | None = None
         self.stopped_early = False
-        batches = math.ceil(len(self._x_train) / self.batch_size)
-        self._progress.begin_run(0, self._epochs, batches, 0)
+        self._reset_progress(0)
 
     # ------------------------------------------------------------ read access
     @property
@@ -275,14 +271,12 @@ class Trainer:
         with self._lock:
             if self.state not in STARTABLE or (self._thread is not thread):
                 raise RuntimeError(f"Another start() won the race (state={self.state!r}).")
+            claim_model(self._model, self)
             self._control.reset()
             self._error, self._exception, self.stopped_early = None, None, False
             initial = self._recorder.n_epochs
             target = initial + self._epochs
-            n = len(self._x_train)
-            self._progress.begin_run(
-                initial, target, math.ceil(n / self.batch_size), n * self._epochs
-            )
+            self._reset_progress(len(self._x_train) * self._epochs)
             if self._best is not None:
                 self._best.new_run()
             self._thread = threading.Thread(
@@ -365,7 +359,12 @@ class Trainer:
                 self._model._eval_epoch_iterator = None
         finally:
             self._progress.end_run()
+            release_model(self._model, self)
             self._state.set(final, allowed=ACTIVE)
+
+    def _reset_progress(self, samples: int) -> None:
+        n_epochs, batches = self._recorder.n_epochs, math.ceil(len(self._x_train) / self.batch_size)
+        self._progress.begin_run(n_epochs, n_epochs + self._epochs, batches, samples)
 
     def _make_callback(self, initial_epoch: int) -> TrainerCallback:
         return TrainerCallback(
@@ -388,7 +387,7 @@ class Trainer:
     def _conclude(self, callback: TrainerCallback) -> str:
         if callback.outcome == "nonfinite":
             callback.restore_good()
-            self._error = self._nonfinite_message(callback)
+            self._error = callback.nonfinite_message(self.learning_rate)
             return "failed"
         if callback.outcome == "early_stopped":
             self.stopped_early = True
@@ -397,21 +396,6 @@ class Trainer:
         if callback.outcome == "stopped" or self._control.stop_requested:
             return "stopped"
         return "finished"
-
-    def _nonfinite_message(self, callback: TrainerCallback) -> str:
-        epoch, batch, what = callback.bad
-        good = (
-            f"the end of epoch {callback.good_epoch} (the last good epoch)"
-            if callback.good_epoch is not None
-            else "where this run started"
-        )
-        return (
-            f"Training diverged in epoch {epoch} (batch {batch}): the loss became {what}. "
-            f"The weights and optimizer state were put back to {good}, so the model is "
-            f"usable. To fix it, lower the learning rate (now {self.learning_rate:g}), "
-            "check the data scaling (model.preparer.summary(); use scaling='standard' for "
-            "features with large ranges), or lower beta."
-        )
 
     def _record(self) -> dict[str, Any]:
         return {
@@ -437,24 +421,13 @@ class Trainer:
         ``kwargs`` override. New checkpoints go to ``path`` unless
         ``checkpoint_path`` says otherwise. Call ``start()`` to train on.
         """
-        model, record = load_checkpoint(path)
-        options = dict((record or {}).get("config", {}))
-        if options.get("validation_split") is None:
-            options.pop("validation_split", None)
-        if getattr(model, "optimizer", None) is not None:
-            options["learning_rate"] = current_values(model)["learning_rate"]
-        options["checkpoint_path"] = path
-        options.update(kwargs)
-        trainer = cls(model, x, **options)
+        model, record, options = load_checkpoint(path)
+        trainer = cls(model, x, **{**options, **kwargs})
         if record is not None:
             trainer._recorder.load(record)
             if trainer._best is not None:
                 trainer._best.load(record.get("best"))
-        n = len(trainer._x_train)
-        trainer._progress.begin_run(
-            trainer.epochs_done, trainer.epochs_done + trainer.epochs,
-            math.ceil(n / trainer.batch_size), 0,
-        )
+        trainer._reset_progress(0)
         return trainer
 
     def __repr__(self) -> str:
