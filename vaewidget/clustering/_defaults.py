@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 #: Gradient steps the "auto" epoch count aims for, and its bounds.
-TARGET_STEPS = 3000
-MIN_EPOCHS, MAX_EPOCHS = 5, 100
+TARGET_STEPS = 1200
+MIN_EPOCHS, MAX_EPOCHS = 5, 60
 #: Trainings of at most this many steps run eagerly: tracing the step would cost more.
 EAGER_STEPS = 200
 #: Below this many rows a UMAP has too few neighbours to be worth it.
@@ -29,6 +29,11 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     """
     n = int(arr.shape[0])
     out = dict(params)
+    if out["scaling"] == "auto":
+        # Non-negative data (intensities, counts) keeps zero as zero: per-column min-max
+        # to [0, 1] with a Bernoulli loss. Data with negative values: the preparer's rule
+        # (standardize, Gaussian loss).
+        out["scaling"] = "minmax" if float(arr.min()) >= 0.0 else "auto"
     if out["batch_size"] == "auto":
         out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))
     batches = max(1, math.ceil(n / out["batch_size"]))
@@ -39,7 +44,7 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     if out["n_neighbors"] == "auto":
         out["n_neighbors"] = int(min(30, max(2, n - 1)))
     if out["min_cluster_size"] == "auto":
-        out["min_cluster_size"] = int(max(5, round(0.01 * n)))
+        out["min_cluster_size"] = int(max(5, round(0.015 * n)))
     out["min_cluster_size"] = int(min(out["min_cluster_size"], max(2, n - 1)))
     if out["min_samples"] == "auto":
         out["min_samples"] = int(min(10, out["min_cluster_size"]))
