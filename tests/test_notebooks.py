@@ -1,0 +1,178 @@
+"""Every notebook in notebooks/ runs top to bottom in a real kernel, with the small setting.
+
+The fast tests check how the notebooks are stored (no outputs, the ``VAEWIDGET_SMALL``
+switch). The slow ones execute each notebook with nbclient in a real ipykernel with
+``VAEWIDGET_SMALL=1``, check that no cell failed and that the widgets a notebook displays
+are in its outputs (a widget view whose model is in the saved widget state), and measure
+the kernel's peak RSS from outside it. For the quickstart they also click the panel's
+Train button in the live kernel, wait for the run to finish and open the Clusters tab, so
+the measured peak covers training and clustering, and assert it stays under Binder's
+budget. Executed copies and timings go to test-artifacts/notebooks/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+QUICKSTART = "01_quickstart.ipynb"
+#: Binder restarts a kernel above 2 GB; the workshop budget leaves room for the server.
+PEAK_RSS_LIMIT = 1.5 * 1024**3
+EXPECTED = [
+    "01_quickstart.ipynb",
+    "02_autoencoder_vs_vae.ipynb",
+    "03_cluster_your_own_data.ipynb",
+    "04_generate_denoise_compress.ipynb",
+    "05_scaling_up.ipynb",
+    "06_scripting_without_widgets.ipynb",
+]
+#: Notebooks that must display widgets, with button labels the saved state must contain.
+WIDGET_BUTTONS = {QUICKSTART: {"Train", "Pause", "Stop"}}
+
+# Run in the quickstart's kernel after its own cells: what a workshop participant does next.
+CLICK_TRAIN = """
+from vaewidget import VAEPanel
+_panels = list({id(v): v for v in list(globals().values()) if isinstance(v, VAEPanel)}.values())
+assert len(_panels) == 1, f"expected one VAEPanel in the quickstart, found {len(_panels)}"
+_panel = _panels[0]
+_panel.train_button.click()
+assert _panel.trainer is not None, "Train click started no run"
+assert _panel.trainer.wait(timeout=300), f"training did not end: {_panel.state}"
+assert _panel.state == "finished", (_panel.state, _panel.trainer.error)
+_panel.tab.selected_index = 1  # the Clusters tab: encode and cluster the latent
+assert _panel.viewer is not None, "the Clusters tab shows no viewer after training"
+print("QUICKSTART-TRAINED", _panel.state, len(_panel.history["loss"]), "epochs")
+"""
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def test_the_workshop_notebooks_exist():
+    assert [p.name for p in NOTEBOOKS] == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} is stored with outputs"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+    assert "widgets" not in nb.metadata, f"{path.name} is stored with widget state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_reads_the_small_switch(path):
+    source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    assert 'os.environ.get("VAEWIDGET_SMALL")' in source
+
+
+# ----------------------------------------------------------------------------- running
+def _vm_hwm(pid: int) -> int:
+    """Peak resident set size of a process in bytes (Linux ``VmHWM``)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def run_notebook(path: Path, extra_cells: list[str] = (), env: dict[str, str] | None = None,
+                 timeout: int = 600) -> tuple[nbformat.NotebookNode, dict[str, float]]:
+    """Execute ``path`` (plus ``extra_cells``) in a fresh kernel; return it and measurements.
+
+    Measurements: ``seconds`` (wall time, kernel start included) and ``peak_rss`` (the
+    kernel's VmHWM in bytes, read from outside after every cell).
+    """
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    for source in extra_cells:
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+    peak = {"rss": 0}
+
+    def measure(cell, cell_index, execute_reply) -> None:
+        pid = client.km.provisioner.pid
+        peak["rss"] = max(peak["rss"], _vm_hwm(pid))
+
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}}, on_cell_executed=measure,
+    )
+    old = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    started = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return nb, {"seconds": time.perf_counter() - started, "peak_rss": float(peak["rss"])}
+
+
+def widget_views(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(cell index, model id) of every widget view among the outputs."""
+    views = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view:
+                views.append((i, view["model_id"]))
+    return views
+
+
+def _record(name: str, result: dict[str, float]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "timings.json"
+    data = json.loads(log.read_text()) if log.exists() else {}
+    data[name] = {"seconds": round(result["seconds"], 1),
+                  "peak_rss_mb": round(result["peak_rss"] / 2**20)}
+    log.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_top_to_bottom(path):
+    extra = [CLICK_TRAIN] if path.name == QUICKSTART else []
+    env = {"VAEWIDGET_SMALL": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+    nb, result = run_notebook(path, extra, env)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, ARTIFACTS / path.name)
+    _record(path.name, result)
+    print(f"{path.name}: {result['seconds']:.1f} s, kernel peak RSS {result['peak_rss'] / 2**20:.0f} MB")
+
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    views = widget_views(nb)
+    for index, model_id in views:
+        assert model_id in state, f"cell {index} shows widget {model_id} whose state was not saved"
+    if path.name in WIDGET_BUTTONS:
+        assert views, f"{path.name} displays no widget"
+        buttons = {m["state"].get("description") for m in state.values()
+                   if m.get("model_name") == "ButtonModel"}
+        assert WIDGET_BUTTONS[path.name] <= buttons, buttons
+    if path.name == QUICKSTART:
+        printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+        assert "QUICKSTART-TRAINED finished" in printed, printed
+        assert 0 < result["peak_rss"] <= PEAK_RSS_LIMIT, (
+            f"quickstart kernel peak RSS {result['peak_rss'] / 2**30:.2f} GB > 1.5 GB"
+        )
