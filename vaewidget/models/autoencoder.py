@@ -31,7 +31,9 @@ class Autoencoder(BaseAutoencoder):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = x if y is None else y
         batch = ops.shape(target)[0]  # weights as Keras weights `loss`
-        recon = ops.mean(reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction))
+        recon = self._batch_mean(
+            reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction), sample_weight
+        )
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
         return recon + self._regularization(batch)
 

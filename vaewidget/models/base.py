@@ -156,6 +156,14 @@ class BaseAutoencoder(keras.Model):
             return x + self.noise_std * keras.random.normal(ops.shape(x), seed=self.seed_generator)
         return x
 
+    @staticmethod
+    def _batch_mean(per_sample, sample_weight=None):
+        # Keras' "sum_over_batch_size": sum(weight * loss) / batch size.
+        if sample_weight is None:
+            return ops.mean(per_sample)
+        weight = ops.reshape(ops.cast(sample_weight, per_sample.dtype), (-1,))
+        return ops.mean(per_sample * weight)
+
     def _regularization(self, batch):
         if self.regularization_tracker is None:
             return 0.0

@@ -125,8 +125,10 @@ class VAE(BaseAutoencoder):
         target = x if y is None else y
         # Weighted by batch size, as Keras weights `loss`, so the epoch means add up.
         batch = ops.shape(target)[0]
-        recon = ops.mean(reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction))
-        kl = ops.mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]))
+        recon = self._batch_mean(
+            reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction), sample_weight
+        )
+        kl = self._batch_mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]), sample_weight)
         weighted_kl = self.beta * self.kl_weight * kl
         total = recon + weighted_kl + self._regularization(batch)
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
