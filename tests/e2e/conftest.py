@@ -154,12 +154,27 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page; on failure its full-page screenshot goes to test-artifacts/e2e/FAILED-*.png."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            pg.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
+        except Exception:  # a crashed page must not hide the test's own error
+            pass
     context.close()
 
 
@@ -183,15 +198,27 @@ class Jupyter:
     def open_lab(self, page: Any, path: str) -> None:
         """Open ``path`` (relative to the server root) in JupyterLab; wait for an idle kernel."""
         page.goto(self.server.route("lab/tree", path))
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-            timeout=self.kernel_timeout_ms)
+        self._wait_idle_kernel(page)
+
+    def _wait_idle_kernel(self, page: Any) -> None:
+        idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+        self.wait_until(lambda: self.accept_kernel_dialog(page) or idle.is_visible(),
+                        self.kernel_timeout_ms / 1000, what="an idle kernel")
+
+    @staticmethod
+    def accept_kernel_dialog(page: Any) -> bool:
+        """Accept a "Select Kernel" dialog (the default Python 3) if one shows; False always,
+        so it can sit inside a wait predicate."""
+        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count():
+            dialog.locator(".jp-mod-accept").first.click()
+        return False
 
     def open_notebook7(self, page: Any, path: str) -> None:
         """Open ``path`` in Notebook 7's single-document page; wait for the first cell."""
         page.goto(self.server.route("notebooks", path))
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=self.kernel_timeout_ms)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-            timeout=self.kernel_timeout_ms)
+        self._wait_idle_kernel(page)
 
     def open_voila(self, page: Any, path: str) -> None:
         """Render ``path`` with Voila inside the Lab server (``/voila/render/...``)."""
@@ -201,6 +228,7 @@ class Jupyter:
         """Run > Run All Cells (Lab and Notebook 7), retrying if the click is ignored."""
         first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
         for _ in range(attempts):
+            self.accept_kernel_dialog(page)
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
             item = page.locator("li[data-command='runmenu:run-all']").first
             item.wait_for(state="visible", timeout=10_000)

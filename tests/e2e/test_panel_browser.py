@@ -82,6 +82,8 @@ def test_voila_renders_and_trains(jupyter, page):
                        what="the ELBO plot to change in Voila")
     click(page, "vaew-stop")
     jupyter.wait_until(lambda: state(page) == "stopped", 10, what="state 'stopped'")
+    jupyter.wait_until(lambda: page.locator("img.vaew-final").first.is_visible(), 10,
+                       what="the final figure")
     jupyter.screenshot(page, "voila_panel")
 
 

@@ -248,3 +248,20 @@ def test_display_delegates_to_the_widget(panel):
     bundle = panel._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
     assert "vaew-panel" in panel.widget._dom_classes
+
+
+def test_log_scale_copes_with_empty_and_zero_curves():
+    from vaewidget.widgets.elbo_plot import ELBOPlot
+
+    plot = ELBOPlot()
+    plot.log_scale = True
+    plot.render()  # nothing yet
+    plot.add_batch(0.5, {"loss": 40.0, "weighted_kl_loss": 0.0, "kl_loss": 0.0})  # KL warm-up
+    plot.render()
+    assert plot.axes[0].get_yscale() == "log" and plot.axes[1].get_yscale() == "linear"
+    plot.add_epoch(1, {"loss": 39.0, "kl_loss": 2.0, "weighted_kl_loss": 0.5})
+    plot.render()
+    assert plot.axes[1].get_yscale() == "log"
+    plot.log_scale = False
+    plot.render()
+    assert {ax.get_yscale() for ax in plot.axes} == {"linear"}

@@ -64,7 +64,7 @@ def build_layout(panel: Any) -> None:
         widgets.HTML("<b>Reconstructions</b> (top: originals, bottom: reconstructed)"),
         panel.recon.image,
     ], layout=widgets.Layout(flex="1 1 auto"))
-    left = widgets.VBox([panel.data_box, c.widget], layout=widgets.Layout(width="330px"))
+    left = widgets.VBox([panel.data_box, c.widget], layout=widgets.Layout(width="350px", margin="0 12px 0 0"))
     status_box = widgets.VBox([
         widgets.HTML("<b>Status</b>"), panel.status.widget, panel.final_image,
         widgets.HBox([panel.path, panel.save_button, panel.load_button]),

@@ -34,8 +34,10 @@ def summary_html(summary: dict[str, Any], n_rows: int, n_labels: int | None) -> 
         for k, v in rows
     )
     why = html.escape(str(summary["why"]))
-    return (f"<b>Data</b><table style='font-size:12px'>{body}</table>"
-            f"<div style='font-size:11px;color:#666;max-width:300px'>Why: {why}</div>")
+    return (f"<div style='line-height:1.35'><b>Data</b>"
+            f"<table style='font-size:12px;line-height:1.35'>{body}</table>"
+            f"<div style='font-size:11px;color:#666;max-width:320px;margin-top:4px'>"
+            f"Why: {why}</div></div>")
 
 
 def button(label: str, icon: str, css: str, tooltip: str, style: str = "") -> widgets.Button:
@@ -83,7 +85,7 @@ class StatusLog:
             return "<div style='color:#666;font-size:12px'>No messages.</div>"
         lines = "".join(
             f"<div class='vaew-msg vaew-msg-{level}' style='color:{LEVEL_COLOURS[level]};"
-            f"font-size:12px'>{t} <b>{level}</b>: {html.escape(msg)}</div>"
+            f"font-size:12px;line-height:1.4'>{t} <b>{level}</b>: {html.escape(msg)}</div>"
             for t, level, msg in self.messages
         )
         return f"<div>{lines}</div>"

@@ -30,8 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "validation_split": 0.1,
 }
 
-_STYLE = {"description_width": "110px"}
-_LAYOUT = {"width": "300px"}
+_STYLE = {"description_width": "130px"}
+_LAYOUT = {"width": "330px"}
 
 
 def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -149,7 +149,7 @@ class TrainingControls:
                 widgets.HTML("<b>Training</b>"),
                 *(getattr(self, n) for n in TRAIN_CONTROLS),
             ],
-            layout=widgets.Layout(width="320px"),
+            layout=widgets.Layout(width="340px"),
         )
         self.widget.add_class("vaew-controls")
 

@@ -77,6 +77,7 @@ class ELBOPlot:
             ax.set_xlabel("epoch", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
+            ax.ticklabel_format(useOffset=False)
         self._legend_keys: tuple[str, ...] = ()
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="760px"))
         self.image.add_class("vaew-elbo")
@@ -147,10 +148,16 @@ class ELBOPlot:
                 artist.set_data(arr[:, 0], arr[:, 1])
             if epochs[key] or batches[key]:
                 shown.append(key)
-        scale = "log" if self.log_scale else "linear"
-        for ax in self.axes:
+        for i, ax in enumerate(self.axes):
+            # Log only where there is something positive to show; else matplotlib raises.
+            positive = any(
+                y > 0 for k in SERIES if SERIES[k][0] == i for _, y in epochs[k] + batches[k]
+            )
+            scale = "log" if self.log_scale and positive else "linear"
             if ax.get_yscale() != scale:
                 ax.set_yscale(scale, **({"nonpositive": "mask"} if scale == "log" else {}))
+                if scale == "linear":
+                    ax.ticklabel_format(axis="y", useOffset=False)
             ax.relim()
             ax.autoscale_view()
         if tuple(shown) != self._legend_keys:
