@@ -154,11 +154,11 @@ class ELBOPlot:
                 y > 0 for k in SERIES if SERIES[k][0] == i for _, y in epochs[k] + batches[k]
             )
             scale = "log" if self.log_scale and positive else "linear"
+            ax.relim()
             if ax.get_yscale() != scale:
                 ax.set_yscale(scale, **({"nonpositive": "mask"} if scale == "log" else {}))
                 if scale == "linear":
                     ax.ticklabel_format(axis="y", useOffset=False)
-            ax.relim()
             ax.autoscale_view()
         if tuple(shown) != self._legend_keys:
             self._legend_keys = tuple(shown)
