@@ -10,11 +10,14 @@ batch (``method="hdbscan"``, the reference the tests compare against).
 
 ``min_cluster_size`` and ``min_samples`` are given in full-data units: on a subsample of
 ``m`` of ``n`` rows they are scaled by ``m / n``, so that a cluster of 500 points out of
-100,000 still needs about 500 points' worth of density out of the subsample.
+100,000 still needs about 500 points' worth of density out of the subsample
+(``min_samples`` stays at least 5, see :func:`scale_parameters`).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +26,9 @@ import numpy as np
 from vaewidget.clustering.hdbscan_tools import fit_hdbscan
 
 #: Rows above which :func:`cluster_latent` fits on a subsample.
-DEFAULT_MAX_FIT = 20_000
+DEFAULT_MAX_FIT = 10_000
+#: ``min_samples`` scaled to a subsample stays at least this (or the value asked for).
+MIN_SAMPLES_FLOOR = 5
 
 
 @dataclass
@@ -57,8 +62,12 @@ def scale_parameters(
         return int(min_cluster_size), None if min_samples is None else int(min_samples)
     ratio = n_fit / n_total
     mcs = max(2, int(round(int(min_cluster_size) * ratio)))
-    ms = None if min_samples is None else max(1, int(round(int(min_samples) * ratio)))
-    return mcs, ms
+    if min_samples is None:
+        return mcs, None
+    # Never below MIN_SAMPLES_FLOOR (unless asked for less): tiny min_samples make
+    # HDBSCAN's tree noisy and its Boruvka search many times slower.
+    floor = min(int(min_samples), MIN_SAMPLES_FLOOR)
+    return mcs, max(floor, int(round(int(min_samples) * ratio)))
 
 
 def cluster_latent(
@@ -247,10 +256,21 @@ def _tables(clusterer: Any) -> _Tables:
     return tables
 
 
+def _query(tree: Any, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``tree.query`` split over threads: sklearn's trees release the GIL while querying."""
+    workers = min(os.cpu_count() or 1, max(1, len(points) // 5000))
+    if workers == 1:
+        return tree.query(points, k=k)
+    parts = np.array_split(points, workers)
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda p: tree.query(p, k=k), parts))
+    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+
+
 def _predict_chunk(clusterer: Any, t: _Tables, chunk: np.ndarray):
     pdata = clusterer.prediction_data_
     k = min(2 * t.min_samples, len(pdata.core_distances))
-    dist, idx = pdata.tree.query(chunk, k=k)
+    dist, idx = _query(pdata.tree, chunk, k)
     rows = np.arange(len(chunk))
     point_core = dist[:, min(t.min_samples, k - 1)]
     mr = np.maximum(np.maximum(pdata.core_distances[idx], point_core[:, None]), dist)

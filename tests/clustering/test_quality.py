@@ -1,0 +1,35 @@
+"""Quality floors on digits, at a reduced budget: a change that breaks clustering fails here.
+
+The targets themselves (ARI >= 0.92 at full budget) are measured by
+``benchmarks/quality.py``, not tested; these floors sit well below them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vaewidget.clustering import VAEClusterer, score_clustering
+from vaewidget.datasets import load_digits
+
+
+@pytest.fixture(scope="module")
+def digits_scores():
+    x, y = load_digits()
+    # The defaults, with a third of the default training (41 epochs on digits).
+    est = VAEClusterer(epochs=12, random_state=0).fit(x)
+    return est, score_clustering(y, est.labels_)
+
+
+@pytest.mark.slow
+def test_issue_2_floor_digits_clusters_beat_chance(digits_scores):
+    _, scores = digits_scores
+    assert scores["n_clusters"] >= 5
+    assert scores["ari"] > 0.3
+
+
+@pytest.mark.slow
+def test_issue_7_regression_floor(digits_scores):
+    est, scores = digits_scores
+    assert scores["ari"] > 0.5, scores
+    assert scores["coverage"] > 0.8, scores
+    assert est.params_["projection"] == "umap" and est.params_["scaling"] == "minmax"
