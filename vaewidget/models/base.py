@@ -198,7 +198,8 @@ class BaseAutoencoder(keras.Model):
         if y is not None:
             self._check_prepared(y, "y")
         validation = kwargs.get("validation_data")
-        for i, part in enumerate(validation if isinstance(validation, (tuple, list)) else ()):
+        parts = validation[:2] if isinstance(validation, (tuple, list)) else ()  # not the weights
+        for i, part in enumerate(parts):
             self._check_prepared(part, f"validation_data[{i}]")
         callbacks = list(callbacks or [])
         callbacks += [cb for cb in self.default_callbacks() if not _has(callbacks, type(cb))]
