@@ -57,6 +57,7 @@ def test_subsample_labels_everything(blobs):
 
 def test_scale_parameters():
     assert scale_parameters(500, 50, 100_000, 20_000) == (100, 10)
+    assert scale_parameters(500, 10, 100_000, 20_000) == (100, 5)  # the floor
     assert scale_parameters(5, None, 100, 100) == (5, None)
     assert scale_parameters(3, 1, 1_000_000, 10_000) == (2, 1)
 

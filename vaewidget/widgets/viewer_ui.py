@@ -146,6 +146,11 @@ class ClusterViewerWidget(widgets.VBox):
             widgets.HBox([self.filename, self.save_csv]), self.export_info,
         ])
 
+        for name in ("space", "view", "min_cluster_size", "min_samples", "selection_method",
+                     "epsilon", "refresh", "suggest", "apply_best", "cluster_list",
+                     "show_cluster", "select_rect", "select_indices", "show_outliers",
+                     "save_csv", "summary"):
+            getattr(self, name).add_class(f"vaew-viewer-{name.replace('_', '-')}")
         self.tabs = widgets.Tab(children=[
             self.map_image, self.tree_image, pick, outliers, traverse, export,
         ])
