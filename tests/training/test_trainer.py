@@ -53,6 +53,7 @@ def test_stop_takes_effect_within_one_batch(vae, digits, batch_log):
     after = [b for b in batch_log.batches if b[2] > stop_at]
     assert len(after) <= 1
     assert t.state == "stopped" and t.error is None
+    assert "_should_eval" not in vars(vae)  # the validation skip does not outlive the run
     done = batch_log.count()
     threading.Event().wait(0.3)
     assert batch_log.count() == done

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -96,6 +97,11 @@ class TrainerCallback(keras.callbacks.Callback):
         if self.outcome is None:
             self.outcome = outcome
         self.model.stop_training = True
+        if outcome != "early_stopped" and hasattr(type(self.model), "_should_eval"):
+            # Keras validates even an epoch cut short, and setting up validation takes
+            # longer than a batch; this instance attribute (removed by the Trainer after
+            # fit) skips it. Without it, on_test_begin still limits it to one batch.
+            self.model._should_eval = _never
 
     def _snapshot(self) -> None:
         optimizer = getattr(self.model, "optimizer", None)
@@ -184,8 +190,10 @@ class TrainerCallback(keras.callbacks.Callback):
             self._halt("stopped")
 
     def on_test_begin(self, logs=None) -> None:
+        if self.outcome is None and self.control.stop_requested:
+            self._halt("stopped")
         if self.outcome is not None:
-            # Stopping mid-epoch: Keras still validates; let it run one batch only.
+            # Validation of an epoch that is cut short: let it run one batch only.
             self.model.stop_evaluating = True
 
     def on_test_batch_end(self, batch: int, logs=None) -> None:
@@ -212,6 +220,16 @@ class TrainerCallback(keras.callbacks.Callback):
         self.epoch_listeners(epoch, dict(entry))
         if self.control.stop_requested:
             self._halt("stopped")
+
+
+def _never(*args: Any) -> bool:
+    return False
+
+
+def forget_skip(model: Any) -> None:
+    """Remove the validation skip that :meth:`TrainerCallback._halt` set, if any."""
+    if "_should_eval" in vars(model):
+        delattr(model, "_should_eval")
 
 
 class Tail(keras.callbacks.Callback):

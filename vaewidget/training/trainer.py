@@ -9,7 +9,7 @@ from typing import Any
 
 import keras
 
-from vaewidget.training.callbacks import TrainerCallback
+from vaewidget.training.callbacks import TrainerCallback, forget_skip
 from vaewidget.training.checkpoints import BestTracker, check_checkpoint_path
 from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
 from vaewidget.training.setup import check_options, load_checkpoint, split_data
@@ -358,6 +358,7 @@ class Trainer:
             if getattr(self._model, "_eval_epoch_iterator", None) is not None:
                 self._model._eval_epoch_iterator = None
         finally:
+            forget_skip(self._model)
             self._progress.end_run()
             release_model(self._model, self)
             self._state.set(final, allowed=ACTIVE)
