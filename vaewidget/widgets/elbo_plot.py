@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 import time
@@ -10,8 +11,9 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from vaewidget.plotting import figure_to_png, new_figure
+from vaewidget.plotting import new_figure
 
 # metric -> (axis index, label, colour, line style); val_* have per-epoch points only.
 SERIES: dict[str, tuple[int, str, str, str]] = {
@@ -64,14 +66,16 @@ class ELBOPlot:
         self._ema: dict[str, float] = {}
         # A fixed layout: a layout engine would re-measure every tick label on every redraw.
         self.fig = new_figure(width, height, dpi=dpi, layout=None)
-        self.fig.subplots_adjust(left=0.07, right=0.985, bottom=0.16, top=0.9, wspace=0.2)
+        self.fig.subplots_adjust(left=0.085, right=0.985, bottom=0.16, top=0.9, wspace=0.22)
         self.axes = self.fig.subplots(1, 2)
         self._points: dict[str, Any] = {}
         self._lines: dict[str, Any] = {}
         for key, (i, label, color, style) in SERIES.items():
             ax = self.axes[i]
-            (self._points[key],) = ax.plot([], [], "o", color=color, markersize=3.5, label=label)
-            (self._lines[key],) = ax.plot([], [], style, color=color, linewidth=1.0, alpha=0.7)
+            (self._points[key],) = ax.plot([], [], "o", color=color, markersize=3.5, label=label,
+                                           animated=True)
+            (self._lines[key],) = ax.plot([], [], style, color=color, linewidth=1.0, alpha=0.7,
+                                          animated=True)
         for ax, title in zip(self.axes, ("negative ELBO (loss)", "KL divergence")):
             ax.set_title(title, fontsize=9)
             ax.set_xlabel("epoch", fontsize=8)
@@ -79,11 +83,17 @@ class ELBOPlot:
             ax.grid(alpha=0.3)
             ax.ticklabel_format(useOffset=False)
         self._legend_keys: tuple[str, ...] = ()
+        # Blitting: axes, ticks and legends are drawn once into a cached background and
+        # redrawn only when the limits must move; an update draws just the curves.
+        self._canvas = FigureCanvasAgg(self.fig)
+        self._background: Any = None
+        self.full_draws = 0
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="760px"))
         self.image.add_class("vaew-elbo")
         self.renders = 0
         self.dirty = False
         self.last_cost = 0.0
+        self.mean_cost = 0.0  # moving average of last_cost (CPU seconds per render)
         self.image.value = self.render_png()
 
     # ------------------------------------------------------------ data (any thread)
@@ -148,19 +158,12 @@ class ELBOPlot:
                 artist.set_data(arr[:, 0], arr[:, 1])
             if epochs[key] or batches[key]:
                 shown.append(key)
+        stale = self._background is None
         for i, ax in enumerate(self.axes):
-            # Log only where there is something positive to show; else matplotlib raises.
-            positive = any(
-                y > 0 for k in SERIES if SERIES[k][0] == i for _, y in epochs[k] + batches[k]
-            )
-            scale = "log" if self.log_scale and positive else "linear"
-            ax.relim()
-            if ax.get_yscale() != scale:
-                ax.set_yscale(scale, **({"nonpositive": "mask"} if scale == "log" else {}))
-                if scale == "linear":
-                    ax.ticklabel_format(axis="y", useOffset=False)
-            ax.autoscale_view()
+            data = [xy for k in SERIES if SERIES[k][0] == i for xy in epochs[k] + batches[k]]
+            stale |= self._fit_limits(ax, np.asarray(data, dtype=float).reshape(-1, 2))
         if tuple(shown) != self._legend_keys:
+            stale = True
             self._legend_keys = tuple(shown)
             for i, ax in enumerate(self.axes):
                 handles = [self._points[k] for k in shown if SERIES[k][0] == i]
@@ -168,11 +171,68 @@ class ELBOPlot:
                     ax.legend(handles=handles, fontsize=7, loc="upper right")
                 elif ax.get_legend() is not None:
                     ax.get_legend().remove()
+        canvas = self._canvas
+        if stale:  # the slow path: ticks, labels, legends
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            self.full_draws += 1
+        else:
+            canvas.restore_region(self._background)
+        for ax in self.axes:
+            for artist in ax.get_lines():
+                ax.draw_artist(artist)
         self.renders += 1
-        png = figure_to_png(self.fig, compress_level=1)
+        png = _rgba_to_png(canvas)
         self.last_cost = time.thread_time() - started
+        self.mean_cost = self.last_cost if not self.mean_cost else (
+            0.8 * self.mean_cost + 0.2 * self.last_cost)
         return png
+
+    def _fit_limits(self, ax: Any, xy: np.ndarray) -> bool:
+        """Move the axis limits only when the data left them or fill too little of them.
+
+        Returns whether they moved (the cached background is then stale).
+        """
+        want_log = self.log_scale and bool((xy[:, 1] > 0).any()) if len(xy) else False
+        changed = False
+        if (ax.get_yscale() == "log") != want_log:
+            ax.set_yscale("log" if want_log else "linear")
+            if not want_log:
+                ax.ticklabel_format(axis="y", useOffset=False)
+            changed = True
+        if len(xy) == 0:
+            return changed
+        x_max = max(float(xy[:, 0].max()), 1.0)
+        lo_x, hi_x = ax.get_xlim()
+        if changed or x_max > hi_x or hi_x > 3 * x_max + 2 or lo_x != 0:
+            ax.set_xlim(0, max(2, math.ceil(x_max * 1.5)))
+            changed = True
+        ys = xy[:, 1][xy[:, 1] > 0] if want_log else xy[:, 1]
+        lo, hi = float(ys.min()), float(ys.max())
+        y0, y1 = ax.get_ylim()
+        if want_log:
+            fits = y0 <= lo and hi <= y1 and (y1 / y0) <= 30 * max(hi / lo, 1.5)
+            target = (lo / 2.0, hi * 1.6)
+        else:
+            span = max(hi - lo, abs(hi) * 0.05, 1e-6)
+            fits = y0 <= lo and hi <= y1 and (y1 - y0) <= 4 * span
+            target = (lo - 0.5 * span, hi + 0.15 * span)  # losses fall: room below
+        if changed or not fits:
+            ax.set_ylim(*target)
+            changed = True
+        return changed
 
     def render(self) -> None:
         """Redraw and push the PNG to :attr:`image` (a trait set: safe from any thread)."""
         self.image.value = self.render_png()
+
+
+def _rgba_to_png(canvas: Any) -> bytes:
+    """The canvas' pixels as PNG bytes (fast zlib level: small figures, many updates)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    w, h = canvas.get_width_height(physical=True)
+    Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+        buf, format="png", compress_level=1)
+    return buf.getvalue()

@@ -70,7 +70,7 @@ class VAEPanel:
     """
 
     def __init__(self, x: Any, labels: Any = None, *, update_rate: float = 4.0,
-                 plot_share: float = 0.05, **model_options: Any) -> None:
+                 plot_share: float = 0.1, **model_options: Any) -> None:
         self.x = as_float_array(x, min_rows=2)
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and (self.labels.ndim != 1 or len(self.labels) != len(self.x)):
@@ -390,7 +390,7 @@ class VAEPanel:
         final = self._final_due
         if self.plot.dirty and (final or now >= self._next_plot):
             self.plot.render()
-            self._next_plot = now + self.plot.last_cost / self.plot_share
+            self._next_plot = now + self.plot.mean_cost / self.plot_share
         if self._recon is not None:
             self._render_recon()
         if final:

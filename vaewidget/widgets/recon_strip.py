@@ -6,8 +6,10 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from vaewidget.plotting import _as_images, figure_to_png, new_figure, pairs_figure
+from vaewidget.plotting import _as_images, new_figure, pairs_figure
+from vaewidget.widgets.elbo_plot import _rgba_to_png
 
 
 class ReconStrip:
@@ -35,9 +37,12 @@ class ReconStrip:
         self.recon_axes = self.fig.axes[n : 2 * n]
         self._note = self.fig.text(0.53, 0.25, "reconstructions appear after the first epoch",
                                    ha="center", va="center", fontsize=9, color="#666")
-        for ax in self.recon_axes:
-            for artist in (*ax.images, *ax.patches):
-                artist.set_visible(False)
+        self._recon_artists = [a for ax in self.recon_axes for a in (*ax.images, *ax.patches)]
+        for artist in self._recon_artists:
+            artist.set_visible(False)
+            artist.set_animated(True)  # drawn over a cached background (blitting)
+        self._canvas = FigureCanvasAgg(self.fig)
+        self._background: Any = None
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="760px"))
         self.image.add_class("vaew-recon")
         self.render()
@@ -63,5 +68,17 @@ class ReconStrip:
         self.render()
 
     def render(self) -> None:
-        """Push the figure to :attr:`image` as PNG bytes."""
-        self.image.value = figure_to_png(self.fig, compress_level=1)
+        """Push the figure to :attr:`image` as PNG bytes (originals drawn once, then cached)."""
+        canvas = self._canvas
+        if self._background is None or self._note.get_visible():
+            canvas.draw()
+            self._background = None if self._note.get_visible() else canvas.copy_from_bbox(
+                self.fig.bbox)
+        if self._background is not None:
+            canvas.restore_region(self._background)
+            for artist in self._recon_artists:
+                artist.axes.draw_artist(artist)
+            for ax in self.recon_axes:  # frames back on top of the pixels
+                for spine in ax.spines.values():
+                    ax.draw_artist(spine)
+        self.image.value = _rgba_to_png(canvas)
