@@ -3,8 +3,9 @@
 The one public door. Engine: :class:`VAE`, :class:`Autoencoder`, :class:`Trainer`,
 :class:`VAEClusterer`. Widgets: :class:`VAEPanel`, :class:`ClusterViewer`.
 
-Names load on first use, so ``import vaewidget`` is cheap and scripts that never
-touch a widget never import ipywidgets.
+The models load at import, so ``keras.saving.load_model("m.keras")`` finds their
+registered classes right after ``import vaewidget``. Everything else loads on first
+use, so scripts that never touch a widget never import ipywidgets.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
+from vaewidget.models import VAE, Autoencoder, DataPreparer  # noqa: E402  (registers classes)
+
 _LAZY = {
-    "VAE": "vaewidget.models",
-    "Autoencoder": "vaewidget.models",
-    "DataPreparer": "vaewidget.models",
     "Trainer": "vaewidget.training",
     "VAEClusterer": "vaewidget.clustering",
     "VAEPanel": "vaewidget.widgets",
@@ -30,7 +30,7 @@ _LAZY = {
     "datasets": "vaewidget.datasets",
 }
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = ["VAE", "Autoencoder", "DataPreparer", *_LAZY, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
