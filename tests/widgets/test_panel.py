@@ -159,7 +159,7 @@ def test_plot_figures_do_not_grow_over_50_updates(panel, monkeypatch):
                                       "weighted_kl_loss": 1.0, "reconstruction_loss": 49 - i * 0.1})
         if i % 10 == 9:
             panel.plot.add_epoch(i // 10 + 1, {"loss": 50 - i * 0.1, "val_loss": 51 - i * 0.1})
-        panel.plot.log_scale = i % 2 == 0
+        panel.plot.log_scale = 20 <= i < 30  # both scales, and the switches
         panel.plot.render()
         images.add(panel.plot.image.value)
     assert created == [] and panel.plot.fig is fig

@@ -288,8 +288,13 @@ class VAEPanel:
                     f"{train['validation_split']:g}. Click Reset to train new weights with it."
                 )
             trainer = None
-        self.model.kl_warmup_epochs = options["kl_warmup_epochs"]
-        if not options["kl_warmup_epochs"]:
+        # A fresh Trainer counts epochs from 0; after Load, the loaded epochs (in _past)
+        # already count towards the warm-up, so only the rest of it is left.
+        warmup = options["kl_warmup_epochs"]
+        if trainer is None:
+            warmup = max(0, warmup - self._offset())
+        self.model.kl_warmup_epochs = warmup
+        if not warmup:
             self.model.kl_weight.assign(1.0)
         if trainer is None:
             self.model.beta.assign(options["beta"])
