@@ -100,14 +100,23 @@ def time_trainer(model, x: np.ndarray, args) -> tuple[float, float]:
     return rates(len(x) * args.epochs, wall, cpu)
 
 
-def stop_latency(model, x: np.ndarray, args) -> float:
-    trainer = Trainer(model, x, validation_split=0.1, epochs=1000, batch_size=args.batch_size)
-    second = threading.Event()
-    trainer.on_batch(lambda info: second.set() if info["batch"] >= 2 else None)
+def stop_latency(model, x: np.ndarray, args, mid_epoch: bool) -> float:
+    """Seconds from ``stop()`` to the thread's end.
+
+    ``mid_epoch``: stop right after the middle batch of the first epoch. Otherwise stop
+    50 ms after the second batch, wherever training then is (validation included).
+    """
+    trainer = Trainer(model, x, validation_split=0.1, epochs=1000, batch_size=args.batch_size,
+                      batch_rate=None)
+    ready = threading.Event()
+    middle = trainer.progress["batches"] // 2
+    target = middle if mid_epoch else 2
+    trainer.on_batch(lambda info: ready.set() if info["batch"] >= target else None)
     trainer.start()
-    if not second.wait(60):
-        raise RuntimeError("training did not reach its second batch within 60 s")
-    time.sleep(0.05)
+    if not ready.wait(60):
+        raise RuntimeError("training did not reach its batch within 60 s")
+    if not mid_epoch:
+        time.sleep(0.05)
     start = time.perf_counter()
     trainer.stop()
     trainer.wait()
@@ -148,7 +157,8 @@ def main() -> None:
             results[name].append(runs[name]())
         print(f"repeat {r + 1}/{args.repeats}: " + ", ".join(
             f"{name} {results[name][-1][0]:.0f}" for name in runs) + " samples/s", flush=True)
-    latencies = [stop_latency(model, x, args) for _ in range(args.repeats)]
+    latencies = [stop_latency(model, x, args, mid_epoch=False) for _ in range(args.repeats)]
+    mid = [stop_latency(model, x, args, mid_epoch=True) for _ in range(args.repeats)]
 
     def summary(name: str) -> tuple[float, float, float, float]:
         """Median samples/s, median of paired ratios to fit (wall), same per CPU second."""
@@ -171,9 +181,11 @@ def main() -> None:
           f"(target >= 0.95) | {trainer[2]:.0f} | {trainer[3]:.3f} |")
     print(f"| keras.io-style `train_step` + `GradientTape` | {kio_s[0]:.0f} | {kio_s[1]:.3f} "
           f"| {kio_s[2]:.0f} | {kio_s[3]:.3f} |")
-    print(f"\nstop latency, `stop()` to thread end: median "
-          f"{1000 * statistics.median(latencies):.1f} ms, max {1000 * max(latencies):.1f} ms "
-          f"over {len(latencies)} stops")
+    for label, values in (("50 ms after batch 2 (anywhere)", latencies),
+                          ("right after a mid-epoch batch", mid)):
+        print(f"\nstop latency, `stop()` to thread end, {label}: median "
+              f"{1000 * statistics.median(values):.1f} ms, max {1000 * max(values):.1f} ms "
+              f"over {len(values)} stops")
     print(f"\nsettings: repeats={args.repeats}, epochs={args.epochs}, batch_size="
           f"{args.batch_size}, hidden={args.hidden}, latent_dim=10, rows={len(x)}, "
           f"keras {keras.__version__}, tensorflow {tf.__version__}")

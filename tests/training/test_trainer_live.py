@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import keras
 import pytest
 
 from vaewidget import Trainer
@@ -80,3 +81,16 @@ def test_setting_while_idle_applies_at_start_and_while_paused_on_resume(vae, dig
     changes = [(c["name"], c["new"], c["epoch"], c["batch"]) for c in t.changes]
     assert ("beta", 2.0, 0, 0) in changes and ("learning_rate", 1e-2, 0, 3) in changes
     assert t.history["beta"] == [2.0, 2.0]
+
+
+def test_precompiled_model_keeps_its_optimizer_and_gets_the_trainer_rate(make_autoencoder, digits):
+    model = make_autoencoder()
+    optimizer = keras.optimizers.SGD(learning_rate=1e-4)
+    model.compile(optimizer=optimizer)
+    t = Trainer(model, digits, epochs=1, batch_size=64, learning_rate=3e-3)
+    t.start()
+    assert t.wait(SOON) and t.state == "finished", t.error
+    assert model.optimizer is optimizer
+    assert t.changes[0]["name"] == "learning_rate"
+    assert (t.changes[0]["old"], t.changes[0]["new"]) == (pytest.approx(1e-4), 3e-3)
+    assert t.history["learning_rate"] == [3e-3] and "beta" not in t.history
