@@ -38,7 +38,10 @@ EXPECTED = [
     "06_scripting_without_widgets.ipynb",
 ]
 #: Notebooks that must display widgets, with button labels the saved state must contain.
-WIDGET_BUTTONS = {QUICKSTART: {"Train", "Pause", "Stop"}}
+WIDGET_BUTTONS = {
+    QUICKSTART: {"Train", "Pause", "Stop"},
+    "03_cluster_your_own_data.ipynb": {"Suggest parameters", "Apply best"},
+}
 
 # Run in the quickstart's kernel after its own cells: what a workshop participant does next.
 CLICK_TRAIN = """
