@@ -79,7 +79,7 @@ def test_blobs_are_found():
     x, y = _blobs(150)
     from sklearn.metrics import adjusted_rand_score
 
-    labels = VAEClusterer(**{**TINY, "epochs": 20}).fit_predict(x)
+    labels = VAEClusterer(**{**TINY, "epochs": 10}).fit_predict(x)
     assert adjusted_rand_score(y, labels) > 0.8
 
 
@@ -103,6 +103,7 @@ def test_image_input_uses_a_conv_model():
     assert est.n_features_in_ == 64
 
 
+@pytest.mark.slow  # the first UMAP in a process compiles numba code: tens of seconds
 def test_umap_projection_and_predict():
     x, _ = _blobs(240)
     est = VAEClusterer(**{**TINY, "projection": "auto"}).fit(x)
@@ -111,6 +112,7 @@ def test_umap_projection_and_predict():
     assert est.predict(x[:10]).shape == (10,)
 
 
+@pytest.mark.slow
 def test_random_state_gives_the_same_labels():
     x, _ = _blobs(240)
     params = {**TINY, "projection": "umap", "epochs": 4}
