@@ -48,6 +48,7 @@ class PickMixin:
         w = self.widget
         g = self._guarded
         w.show_cluster.on_click(lambda _: g(self._on_show_cluster))
+        w.cluster_list.observe(self._on_list, names="value")
         w.select_rect.on_click(lambda _: g(self._on_select_rect))
         w.select_indices.on_click(lambda _: g(self._on_select_indices))
         w.show_outliers.on_click(lambda _: g(self.show_outliers))
@@ -157,6 +158,7 @@ class PickMixin:
             self.clear_selection()
             return f"Cluster {c} vanished after re-clustering; the selection was cleared."
         self.select_cluster(c)
+        self.widget.cluster_list.value = c
         return ""
 
     def _on_show_cluster(self) -> None:
@@ -164,6 +166,10 @@ class PickMixin:
         if value is None:
             raise ValueError("Expected a cluster chosen in the list. Received: nothing selected.")
         self.select_cluster(value)
+
+    def _on_list(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None and change["new"] != self._selected_cluster:
+            self._guarded(self.select_cluster, change["new"])
 
     def _on_select_rect(self) -> None:
         w = self.widget

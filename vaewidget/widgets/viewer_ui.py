@@ -19,6 +19,10 @@ def _button(text: str, tooltip: str = "", style: str = "", width: str = "150px")
                           layout=widgets.Layout(width=width))
 
 
+def _hide_when_empty(change: dict) -> None:
+    change["owner"].layout.display = None if change["new"] else "none"
+
+
 class ClusterViewerWidget(widgets.VBox):
     """The root widget of a :class:`~vaewidget.ClusterViewer`.
 
@@ -51,7 +55,8 @@ class ClusterViewerWidget(widgets.VBox):
             0, min=0, max=10_000, description="re-cluster every N epochs (0=off)",
             style={"description_width": "220px"}, layout=widgets.Layout(width="300px"),
             disabled=True)
-        self.suggest = _button("Suggest parameters", "Sweep HDBSCAN settings (no labels)")
+        self.suggest = _button("Suggest parameters", "Sweep HDBSCAN settings (no labels)",
+                               width="180px")
         self.apply_best = _button("Apply best", "Use the best suggested setting", "success")
         self.apply_best.disabled = True
         self.suggestions = widgets.HTML("")
@@ -67,10 +72,10 @@ class ClusterViewerWidget(widgets.VBox):
                                            style={"description_width": "60px"},
                                            layout=widgets.Layout(width="260px"))
         self.show_cluster = _button("Show cluster", style="primary")
-        self.x_range = widgets.FloatRangeSlider(value=(0.0, 1.0), min=0.0, max=1.0, step=0.01,
-                                                description="x range", **slider)
-        self.y_range = widgets.FloatRangeSlider(value=(0.0, 1.0), min=0.0, max=1.0, step=0.01,
-                                                description="y range", **slider)
+        ranges = dict(min=0.0, max=1.0, step=0.01, continuous_update=False, readout_format=".3g",
+                      style={"description_width": "60px"}, layout=widgets.Layout(width="380px"))
+        self.x_range = widgets.FloatRangeSlider(value=(0.0, 1.0), description="map x", **ranges)
+        self.y_range = widgets.FloatRangeSlider(value=(0.0, 1.0), description="map y", **ranges)
         self.select_rect = _button("Select rectangle")
         self.indices = widgets.Text("", placeholder="e.g. 3, 17, 42-50",
                                     description="row numbers", style=_STYLE, layout=_WIDE)
@@ -151,6 +156,10 @@ class ClusterViewerWidget(widgets.VBox):
                      "show_cluster", "select_rect", "select_indices", "show_outliers",
                      "save_csv", "summary"):
             getattr(self, name).add_class(f"vaew-viewer-{name.replace('_', '-')}")
+        for image in (self.map_image, self.tree_image, self.gallery, self.prototype,
+                      self.outlier_gallery, self.traverse_image, self.interp_image):
+            image.layout.display = "none"  # an empty Image shows a broken-image icon
+            image.observe(_hide_when_empty, names="value")
         self.tabs = widgets.Tab(children=[
             self.map_image, self.tree_image, pick, outliers, traverse, export,
         ])
