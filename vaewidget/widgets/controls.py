@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _STYLE = {"description_width": "130px"}
-_LAYOUT = {"width": "330px"}
+_LAYOUT = {"width": "320px"}
 
 
 def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

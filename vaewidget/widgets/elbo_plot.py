@@ -82,6 +82,8 @@ class ELBOPlot:
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
             ax.ticklabel_format(useOffset=False)
+            ax.set_xlim(0, 2)
+            ax.set_ylim(0, 1)
         self._legend_keys: tuple[str, ...] = ()
         # Blitting: axes, ticks and legends are drawn once into a cached background and
         # redrawn only when the limits must move; an update draws just the curves.
