@@ -124,6 +124,10 @@ def test_start_again_continues_and_epochs_accumulate(make_vae, digits):
     assert h["kl_weight"] == pytest.approx([0.0, 0.25, 0.5, 0.75])
     assert t.progress["epochs"] == 4
     t.epochs = 1
+    t.batch_size = 32
+    with pytest.raises(ValueError, match="batch_size >= 1"):
+        t.batch_size = 0
+    assert t.progress["batches"] == math.ceil(432 / 32)
     t.start()
     assert t.wait(SOON) and len(t.history["loss"]) == 5
 
@@ -137,6 +141,8 @@ def test_start_while_running_raises_and_never_starts_a_second_thread(vae, digits
         assert len(trainer_threads()) == 1
         with pytest.raises(RuntimeError, match="while training"):
             t.epochs = 3
+        with pytest.raises(RuntimeError, match="while training"):
+            t.batch_size = 8
         other = Trainer(vae, digits, epochs=1)
         with pytest.raises(RuntimeError, match="no other Trainer"):
             other.start()

@@ -102,7 +102,7 @@ class Trainer:
                 f"Received: validation_split={validation_split!r}, validation_data=None"
             )
         self._epochs = options["epochs"]
-        self.batch_size = options["batch_size"]
+        self._batch_size = options["batch_size"]
         self.batch_rate = options["batch_rate"]
         self.callbacks = options["callbacks"]
         self.early_stopping_patience = options["early_stopping_patience"]
@@ -201,6 +201,19 @@ class Trainer:
         if self.state in ACTIVE:
             raise RuntimeError(f"Cannot change epochs while training is {self.state}.")
         self._epochs = check_options(self._model, epochs=value)["epochs"]
+        self._reset_progress(0)
+
+    @property
+    def batch_size(self) -> int:
+        """Rows per step; settable while no run is active (applies to the next run)."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        if self.state in ACTIVE:
+            raise RuntimeError(f"Cannot change batch_size while training is {self.state}.")
+        self._batch_size = check_options(self._model, batch_size=value)["batch_size"]
+        self._reset_progress(0)
 
     # ------------------------------------------------------- live hyperparameters
     @property
