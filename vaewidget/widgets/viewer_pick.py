@@ -158,7 +158,11 @@ class PickMixin:
             self.clear_selection()
             return f"Cluster {c} vanished after re-clustering; the selection was cleared."
         self.select_cluster(c)
-        self.widget.cluster_list.value = c
+        self._listing = True
+        try:
+            self.widget.cluster_list.value = c
+        finally:
+            self._listing = False
         return ""
 
     def _on_show_cluster(self) -> None:
@@ -168,6 +172,8 @@ class PickMixin:
         self.select_cluster(value)
 
     def _on_list(self, change: dict[str, Any]) -> None:
+        if getattr(self, "_listing", False):
+            return
         if change["new"] is not None and change["new"] != self._selected_cluster:
             self._guarded(self.select_cluster, change["new"])
 
@@ -184,11 +190,15 @@ class PickMixin:
         if r is not None and r.n_clusters:
             sizes = np.bincount(r.labels[r.labels >= 0], minlength=r.n_clusters)
             options = [(f"cluster {c} ({sizes[c]:,} pts)", c) for c in range(r.n_clusters)]
-        with w.hold_sync():
-            w.cluster_list.options = options
-            w.cluster_list.value = None
-            w.anchor.options = [(label.split(" (")[0], ("cluster", c)) for label, c in options] + [
-                ("a row", ("row", -1))]
+        self._listing = True  # new options move the list's value: not a user's choice
+        try:
+            with w.hold_sync():
+                w.cluster_list.options = options
+                w.cluster_list.value = None
+                w.anchor.options = [(label.split(" (")[0], ("cluster", c))
+                                    for label, c in options] + [("a row", ("row", -1))]
+        finally:
+            self._listing = False
         self._sync_dims()
 
     def _fit_ranges(self) -> None:
