@@ -314,3 +314,18 @@ def test_attach_reclusters_during_training(make_vae, images):
     assert not np.allclose(first, viewer.embedding_)
     viewer.detach()
     assert viewer.widget.watch_every.disabled
+
+
+def test_accepts_a_fitted_vaeclusterer(images):
+    from vaewidget.clustering.estimator import VAEClusterer
+
+    x, _ = images
+    est = VAEClusterer(latent_dim=3, hidden_units=(32,), epochs=2, projection=None,
+                       min_cluster_size=12, min_samples=4, random_state=0).fit(x[:300])
+    viewer = ClusterViewer(est, x[:300])
+    assert viewer.model is est.model_
+    assert viewer.widget.space.value == "latent"
+    assert viewer.hdbscan_params()["min_cluster_size"] == 12
+    assert viewer.hdbscan_params()["min_samples"] == 4
+    np.testing.assert_allclose(viewer.embedding_, est.embedding_, atol=1e-5)
+    np.testing.assert_array_equal(viewer.labels_, est.labels_)  # same data, same HDBSCAN
