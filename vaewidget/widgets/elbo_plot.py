@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.ticker import MaxNLocator
 
 from vaewidget.plotting import new_figure
 
@@ -82,8 +83,10 @@ class ELBOPlot:
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
             ax.ticklabel_format(useOffset=False)
-            ax.set_xlim(0, 2)
+            ax.set_xlim(0, 5)
             ax.set_ylim(0, 1)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5))  # fewer labels: cheaper redraws
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         self._legend_keys: tuple[str, ...] = ()
         # Blitting: axes, ticks and legends are drawn once into a cached background and
         # redrawn only when the limits must move; an update draws just the curves.
@@ -207,7 +210,7 @@ class ELBOPlot:
         x_max = max(float(xy[:, 0].max()), 1.0)
         lo_x, hi_x = ax.get_xlim()
         if changed or x_max > hi_x or hi_x > 3 * x_max + 2 or lo_x != 0:
-            ax.set_xlim(0, max(2, math.ceil(x_max * 1.5)))
+            ax.set_xlim(0, max(5, math.ceil(x_max * 1.6)))
             changed = True
         ys = xy[:, 1][xy[:, 1] > 0] if want_log else xy[:, 1]
         lo, hi = float(ys.min()), float(ys.max())

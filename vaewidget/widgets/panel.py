@@ -93,6 +93,7 @@ class VAEPanel:
         self._starting = False
         self._run_start = 0
         self._recon: np.ndarray | None = None
+        self._recon_due = False
         self._recon_idx = np.random.default_rng(0).choice(len(self.x), min(8, len(self.x)), False)
         self._final_due = self._clusters_due = False
         self._final_fig = new_figure(8.0, 2.8, dpi=90)
@@ -355,8 +356,7 @@ class VAEPanel:
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
             self.status.add(f"Non-finite values at epoch {done}: {', '.join(bad)}.", "error")
-        # The model belongs to this thread: reconstruct here, draw on the UI side.
-        self._recon = self.model.reconstruct(self.x[self._recon_idx])
+        self._recon_due = True  # reconstructed on the UI thread: off training's critical path
         self._throttle.poke()
 
     def _on_state(self, state: str) -> None:
@@ -396,6 +396,11 @@ class VAEPanel:
         if self.plot.dirty and (final or now >= self._next_plot):
             self.plot.render()
             self._next_plot = now + self.plot.mean_cost / self.plot_share
+        if self._recon_due:
+            self._recon_due = False
+            # Inference only (latent means, no sampling) while the training thread updates
+            # the weights: reads of TF variables are safe, and a half-updated step is harmless.
+            self._recon = self.model.reconstruct(self.x[self._recon_idx])
         if self._recon is not None:
             self._render_recon()
         if final:
