@@ -3,4 +3,4 @@
 from vaewidget.widgets.panel import VAEPanel
 from vaewidget.widgets.viewer import ClusterViewer as ClusterViewer  # noqa: F401
 
-__all__ = ["VAEPanel"]
+__all__ = ["ClusterViewer", "VAEPanel"]

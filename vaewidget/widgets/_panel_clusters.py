@@ -30,6 +30,7 @@ class ClustersTab:
         self.report = report
         self.viewer: Any = None
         self._viewer_model: Any = None
+        self._epochs = -1
         self.box = widgets.VBox([widgets.HTML(_NOT_TRAINED)])
         self.box.add_class("vaew-clusters")
         self.visible = False
@@ -53,8 +54,11 @@ class ClustersTab:
                 self._hint()
             return
         try:
+            epochs = len(p.history.get("loss", []))
             if self.viewer is not None and self._viewer_model is p.model:
-                self.viewer.refresh()
+                if epochs != self._epochs:  # new weights since the last clustering
+                    self._epochs = epochs
+                    self.viewer.refresh()
                 return
             if not self.visible:
                 return
@@ -62,7 +66,7 @@ class ClustersTab:
             from vaewidget.widgets import ClusterViewer
 
             self.viewer = ClusterViewer(p.model, p.x, p.labels)
-            self._viewer_model = p.model
+            self._viewer_model, self._epochs = p.model, epochs
             self.box.children = [self.viewer.widget]
         except Exception as err:  # an optional tab must not break the panel
             self.viewer = None
