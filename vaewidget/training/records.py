@@ -11,7 +11,13 @@ from typing import Any
 def _to_float(value: Any) -> float:
     # float() reads a variable without numpy's __array__ copy warning; 7 digits
     # drop float32 noise (1e-3, not 0.0010000000474974513).
-    return float(f"{float(value):.7g}")
+    try:
+        number = float(value)
+    except TypeError:  # distributed variables (tf.distribute's MirroredVariable) have no __float__
+        from keras import ops
+
+        number = float(ops.convert_to_numpy(value))
+    return float(f"{number:.7g}")
 
 
 def check_learning_rate(value: Any) -> float:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 import traceback
+import weakref
 from typing import Any
 
 import keras
@@ -24,6 +26,18 @@ from vaewidget.training.state import (
     new_error_log,
     release_model,
 )
+
+#: Trainers whose thread may be running; stopped at interpreter exit (see below).
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_trainers() -> None:
+    # Python runs atexit hooks before it tears daemon threads down; a training thread
+    # still inside TensorFlow then aborts the process ("terminate called without an
+    # active exception"). Stopping within one batch and joining avoids that.
+    for trainer in list(_LIVE):
+        trainer.stop(wait=True, timeout=10.0)
 
 
 class Trainer:
@@ -296,6 +310,7 @@ class Trainer:
                 target=self._run, args=(initial, target), name="vaewidget-trainer", daemon=True
             )
         self._state.set("running")
+        _LIVE.add(self)
         self._thread.start()
 
     def pause(self, wait: bool = False, timeout: float | None = None) -> bool:

@@ -97,7 +97,7 @@ class ClusterViewer(PickMixin, WatchMixin):
         self._suggested: list[dict[str, Any]] = []
         self._init_pick()
         self._init_watch()
-        defaults = _defaults(n, self._source)
+        defaults = _defaults(n, self._source, self.model.latent_dim)
         opts = {**defaults, **hdbscan_options}
         if space == "auto":
             space = defaults.pop("space")
@@ -417,7 +417,7 @@ def _resolve_model(obj: Any) -> tuple[Any, Any]:
         f"Received: {type(obj).__name__}")
 
 
-def _defaults(n: int, source: Any) -> dict[str, Any]:
+def _defaults(n: int, source: Any, latent_dim: int) -> dict[str, Any]:
     params = getattr(source, "params_", None) or {}
     mcs = int(params.get("min_cluster_size") or max(5, round(0.01 * n)))
     mcs = min(mcs, max(2, n - 1))
@@ -425,6 +425,10 @@ def _defaults(n: int, source: Any) -> dict[str, Any]:
     ms = min(10, mcs) if ms == "auto" else ms
     if source is not None:
         space = "umap" if hasattr(getattr(source, "projector_", None), "n_neighbors") else "latent"
+    elif latent_dim <= 2:
+        # UMAP of a 2-D latent to 2-D adds nothing but numba's first-use compile (about
+        # a minute on a workshop machine), so a small latent is clustered as it is.
+        space = "latent"
     else:
         space = "umap" if UMAP_MIN_ROWS <= n <= UMAP_MAX_ROWS else "latent"
     return {"min_cluster_size": mcs, "min_samples": ms, "space": space,
