@@ -10,6 +10,23 @@ PROJECTIONS = ("umap", "pca")
 SELECTION_METHODS = ("eom", "leaf")
 
 
+def check_latent(z: Any) -> np.ndarray:
+    """Return ``z`` as a float64 2-D array; raise if it is empty or not finite.
+
+    A latent with NaN or infinite values comes from a model that diverged.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or len(z) == 0:
+        raise ValueError(f"Expected a 2-D latent (rows, dims). Received: z.shape={z.shape}")
+    if not np.isfinite(z).all():
+        raise ValueError(
+            "Expected finite latent values. Received "
+            f"{int((~np.isfinite(z)).any(axis=1).sum())} rows with NaN or infinite values: "
+            "the model probably diverged. Lower the learning rate and retrain."
+        )
+    return z
+
+
 def fit_hdbscan(
     z: np.ndarray,
     *,
@@ -26,14 +43,7 @@ def fit_hdbscan(
     """
     import hdbscan
 
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 2 or len(z) == 0:
-        raise ValueError(f"Expected a 2-D latent (rows, dims). Received: z.shape={z.shape}")
-    if not np.isfinite(z).all():
-        raise ValueError(
-            "Expected finite latent values. Received NaN or infinite values: the model "
-            "probably diverged. Lower the learning rate and retrain."
-        )
+    z = check_latent(z)
     if int(min_cluster_size) < 2:
         raise ValueError(f"Expected min_cluster_size >= 2. Received: {min_cluster_size}")
     if min_samples is not None and int(min_samples) < 1:

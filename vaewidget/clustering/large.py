@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from vaewidget.clustering.hdbscan_tools import fit_hdbscan
+from vaewidget.clustering.hdbscan_tools import check_latent, fit_hdbscan
 
 #: Rows above which :func:`cluster_latent` fits on a subsample.
 DEFAULT_MAX_FIT = 10_000
@@ -103,15 +103,7 @@ def cluster_latent(
     -------
     LatentClustering
     """
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 2 or len(z) == 0:
-        raise ValueError(f"Expected a 2-D latent (rows, dims). Received: z.shape={z.shape}")
-    if not np.isfinite(z).all():
-        raise ValueError(
-            "Expected finite latent values. Received "
-            f"{int((~np.isfinite(z)).any(axis=1).sum())} rows with NaN or infinite values: "
-            "the model probably diverged. Lower the learning rate and retrain."
-        )
+    z = check_latent(z)
     if max_fit is not None and int(max_fit) < 2:
         raise ValueError(f"Expected max_fit >= 2 or None. Received: max_fit={max_fit}")
     n = len(z)
