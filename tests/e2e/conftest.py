@@ -196,12 +196,18 @@ class Jupyter:
 
     # ----------------------------------------------------------------- opening
     def open_lab(self, page: Any, path: str) -> None:
-        """Open ``path`` (relative to the server root) in JupyterLab; wait for an idle kernel."""
-        page.goto(self.server.route("lab/tree", path))
+        """Open ``path`` (relative to the server root) in JupyterLab; wait for an idle kernel.
+
+        ``reset`` starts from an empty workspace: the server is shared by the tests, and
+        Lab would otherwise reopen the notebooks of earlier tests in hidden tabs.
+        """
+        page.goto(self.server.route("lab/tree", path) + "&reset")
         self._wait_idle_kernel(page)
 
     def _wait_idle_kernel(self, page: Any) -> None:
-        idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first
+        idle = page.locator(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']:visible"
+        ).first
         self.wait_until(lambda: self.accept_kernel_dialog(page) or idle.is_visible(),
                         self.kernel_timeout_ms / 1000, what="an idle kernel")
 
@@ -226,7 +232,8 @@ class Jupyter:
 
     def run_all(self, page: Any, attempts: int = 5) -> None:
         """Run > Run All Cells (Lab and Notebook 7), retrying if the click is ignored."""
-        first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+        # :visible: only the notebook in front, never one in a hidden tab.
+        first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt:visible").first
         for _ in range(attempts):
             self.accept_kernel_dialog(page)
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
