@@ -32,7 +32,8 @@ demo: install
 	echo "  vaewidget demo: JupyterLab on notebooks/01_quickstart.ipynb"; \
 	echo "  Open: http://127.0.0.1:$(PORT)/lab/tree/notebooks/01_quickstart.ipynb?token=$$TOKEN"; \
 	echo ""; \
-	exec $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) \
+	ROOT_FLAG=$$([ "$$(id -u)" = 0 ] && echo --allow-root); \
+	exec $(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $$ROOT_FLAG \
 	  --IdentityProvider.token=$$TOKEN --ServerApp.root_dir=$(CURDIR) \
 	  --LabApp.default_url=/lab/tree/notebooks/01_quickstart.ipynb
 
