@@ -57,7 +57,9 @@ def test_lab_viewer_reclusters_and_shows_gallery(jupyter, page, lab_server):
     status = page.locator(".vaew-viewer-status").first
     jupyter.wait_until(lambda: "Selected" in status.inner_text(), 60,
                        what="the cluster selection in the status area")
-    assert "Cluster 0" in page.locator(".vaew-viewer").first.inner_text()
+    # The status line is set first; the cluster's details (prototype, exemplars) follow.
+    jupyter.wait_until(lambda: "Cluster 0" in page.locator(".vaew-viewer").first.inner_text(),
+                       60, what="cluster 0's details")
     gallery = page.locator("img.vaew-viewer-gallery").first
     jupyter.wait_until(
         lambda: gallery.evaluate("img => img.complete && img.naturalWidth > 100"), 30,
