@@ -8,7 +8,7 @@ Pipelines, in one run on the same data (labels only score the results):
    HDBSCAN(min_samples=10) (hdbscan's default min_cluster_size=5);
    ``umap+hdbscan mcs``: the same embedding, HDBSCAN with the min_cluster_size
    rule of VAEClusterer (1.5 % of rows), a fairer anchor;
-4. ``ae+hdbscan``: a plain Autoencoder (latent 10, the estimator's epochs rule),
+4. ``ae+hdbscan``: a plain Autoencoder (latent 32, the estimator's epochs rule),
    HDBSCAN on its latent;
 5. ``vaeclusterer``: ``VAEClusterer(random_state=seed)`` with its defaults.
 
@@ -108,7 +108,7 @@ def ae_hdbscan(x, y, seed):
              n_neighbors="auto", min_cluster_size="auto", min_samples="auto"), x
     )
     keras.utils.set_random_seed(seed)
-    model = Autoencoder.from_data(x, latent_dim=10, hidden_units=(256, 128), seed=seed,
+    model = Autoencoder.from_data(x, latent_dim=32, hidden_units=(256, 128), seed=seed,
                                   scaling=params["scaling"])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(model.prepare(x), epochs=params["epochs"], batch_size=params["batch_size"],

@@ -19,6 +19,10 @@ MIN_EPOCHS, MAX_EPOCHS = 5, 60
 EAGER_STEPS = 200
 #: Below this many rows a UMAP has too few neighbours to be worth it.
 MIN_ROWS_FOR_UMAP = 200
+#: KL weight for a Bernoulli (min-max, [0, 1]) likelihood and for a Gaussian one.
+BETA_BERNOULLI, BETA_GAUSSIAN = 0.01, 1.0
+#: UMAP's neighbourhood size (umap-learn's own default).
+N_NEIGHBORS = 15
 
 
 def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
@@ -34,6 +38,11 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
         # to [0, 1] with a Bernoulli loss. Data with negative values: the preparer's rule
         # (standardize, Gaussian loss).
         out["scaling"] = "minmax" if float(arr.min()) >= 0.0 else "auto"
+    if out.get("beta") == "auto":
+        # Scaling to [0, 1] ("minmax", "none") means a Bernoulli likelihood; otherwise
+        # the data is standardized and the likelihood is Gaussian (the preparer's rule).
+        bernoulli = out["scaling"] in ("minmax", "none")
+        out["beta"] = BETA_BERNOULLI if bernoulli else BETA_GAUSSIAN
     if out["batch_size"] == "auto":
         out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))
     batches = max(1, math.ceil(n / out["batch_size"]))
@@ -42,7 +51,7 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     if out["projection"] == "auto":
         out["projection"] = "umap" if n >= MIN_ROWS_FOR_UMAP else None
     if out["n_neighbors"] == "auto":
-        out["n_neighbors"] = int(min(30, max(2, n - 1)))
+        out["n_neighbors"] = int(min(N_NEIGHBORS, max(2, n - 1)))
     if out["min_cluster_size"] == "auto":
         out["min_cluster_size"] = int(max(5, round(0.015 * n)))
     out["min_cluster_size"] = int(min(out["min_cluster_size"], max(2, n - 1)))

@@ -37,8 +37,8 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     hidden_units
         Dense layer sizes of the encoder; the decoder mirrors them.
     beta
-        Weight of the KL term. Below 1 favours reconstruction, hence detail that
-        separates clusters; 0.01 measured best on digits.
+        Weight of the KL term (``"auto"``: see *Defaults* below). Below 1 favours
+        reconstruction, hence detail that separates clusters.
     kl_warmup_epochs
         Raise the KL weight linearly from 0 over this many epochs (0 = off).
     epochs, batch_size
@@ -55,7 +55,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     n_components
         Dimensions of the projection.
     n_neighbors
-        UMAP's neighbourhood size (``"auto"``: 30, or fewer on tiny data).
+        UMAP's neighbourhood size (``"auto"``: 15, or fewer on tiny data).
     min_cluster_size, min_samples
         HDBSCAN's smallest cluster and density smoothing (``"auto"``: see below).
     cluster_selection_method
@@ -104,19 +104,25 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     * ``scaling``: non-negative data (intensities, counts) is min-max scaled per
       column to [0, 1] with a Bernoulli loss; data with negative values goes
       to :class:`~vaewidget.DataPreparer`'s ``"auto"`` (standardized, Gaussian loss);
+    * ``beta``: 0.01 with the Bernoulli loss, 1 (the plain ELBO) with the Gaussian
+      loss. Cross-entropy on grey levels is a loose likelihood whose unit-weight
+      KL term washes out detail; the unit-variance Gaussian on standardized data
+      is the proper ELBO, and there a full KL weight keeps pure-noise columns out
+      of the latent;
     * ``batch_size``: the power of two nearest ``n_samples / 30``, within [32, 256];
     * ``epochs``: enough for about 1,200 gradient steps, within [5, 60]
       (digits, 1,797 rows: batch 64, 41 epochs);
     * ``projection``: UMAP (2-D, ``min_dist=0``) when there are at least 200 rows,
       else none (HDBSCAN clusters the latent itself);
-    * ``n_neighbors``: 30, capped at ``n_samples - 1``;
+    * ``n_neighbors``: 15 (umap-learn's default), capped at ``n_samples - 1``;
     * ``min_cluster_size``: 1.5 % of the rows, at least 5;
     * ``min_samples``: ``min(10, min_cluster_size)``.
 
-    ``beta=0.01`` (a VAE close to a plain autoencoder, with a smooth latent) and
-    ``latent_dim=10`` won the comparison in ``benchmarks/README.md``; training
-    eagerly is switched on for trainings of at most 200 steps, where tracing
-    the step would cost more than it saves.
+    ``latent_dim=32`` (a roomy latent that UMAP then reduces, as in N2D), the
+    ``beta`` rule and ``n_neighbors=15`` won the side-by-side comparison in
+    ``benchmarks/README.md`` (issue 7); training eagerly is switched on for
+    trainings of at most 200 steps, where tracing the step would cost more
+    than it saves.
 
     **scikit-learn checks**: ``check_estimator`` passes every check (run by
     ``tests/clustering/test_estimator.py`` with a tiny network and 2 epochs).
@@ -134,9 +140,9 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
 
     def __init__(
         self,
-        latent_dim: int = 10,
+        latent_dim: int = 32,
         hidden_units: tuple[int, ...] = (256, 128),
-        beta: float = 0.01,
+        beta: float | str = "auto",
         kl_warmup_epochs: int = 0,
         epochs: int | str = "auto",
         batch_size: int | str = "auto",
@@ -200,7 +206,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         self._say(f"training a VAE on {arr.shape[0]} rows for {params['epochs']} epochs")
         model = VAE.from_data(
             arr, latent_dim=int(self.latent_dim), hidden_units=tuple(self.hidden_units),
-            beta=float(self.beta), kl_warmup_epochs=int(self.kl_warmup_epochs),
+            beta=float(params["beta"]), kl_warmup_epochs=int(self.kl_warmup_epochs),
             noise_std=float(self.noise_std), seed=seed, scaling=params["scaling"],
         )
         model.compile(
@@ -315,6 +321,14 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         if int(self.n_components) < 1:
             raise ValueError(
                 f"Expected n_components >= 1. Received: n_components={self.n_components}"
+            )
+        if self.beta != "auto" and (
+            not isinstance(self.beta, (int, float, np.number))
+            or isinstance(self.beta, bool)
+            or not float(self.beta) >= 0
+        ):
+            raise ValueError(
+                f"Expected beta to be a number >= 0 or 'auto'. Received: beta={self.beta!r}"
             )
         if float(self.learning_rate) <= 0:
             raise ValueError(
