@@ -108,7 +108,7 @@ def ae_hdbscan(x, y, seed):
              n_neighbors="auto", min_cluster_size="auto", min_samples="auto"), x
     )
     keras.utils.set_random_seed(seed)
-    model = Autoencoder.from_data(x, latent_dim=32, hidden_units=(256, 128), seed=seed,
+    model = Autoencoder.from_data(x, latent_dim=32, hidden_units=(512, 256), seed=seed,
                                   scaling=params["scaling"])
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(model.prepare(x), epochs=params["epochs"], batch_size=params["batch_size"],

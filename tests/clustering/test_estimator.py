@@ -218,6 +218,8 @@ def test_a_constant_column_is_fine():
         ({"projection": "tsne"}, "projection in"),
         ({"learning_rate": -1.0}, "learning_rate > 0"),
         ({"cluster_selection_method": "best"}, "cluster_selection_method"),
+        ({"beta": -0.5}, "beta to be a number >= 0 or 'auto'"),
+        ({"beta": "high"}, "beta to be a number >= 0 or 'auto'"),
     ],
 )
 def test_bad_parameters(fitted, params, fragment):
@@ -227,6 +229,21 @@ def test_bad_parameters(fitted, params, fragment):
         VAEClusterer(**{**TINY, **params}).fit(x)
     assert fragment in str(info.value)
     np.testing.assert_array_equal(est.labels_, labels)
+
+
+def test_auto_beta_follows_the_likelihood():
+    """beta="auto": 0.01 for the Bernoulli loss ([0, 1] data), 1 for the Gaussian one."""
+    signed, _ = _blobs(60)
+    unsigned = signed - signed.min()
+    gaussian = VAEClusterer(**{**TINY, "epochs": 1}).fit(signed)
+    bernoulli = VAEClusterer(**{**TINY, "epochs": 1}).fit(unsigned)
+    assert gaussian.model_.preparer.reconstruction_ == "mse"
+    assert gaussian.params_["beta"] == 1.0 == float(gaussian.model_.beta.numpy())
+    assert bernoulli.model_.preparer.reconstruction_ == "bce"
+    assert bernoulli.params_["beta"] == 0.01
+    assert abs(float(bernoulli.model_.beta.numpy()) - 0.01) < 1e-7
+    chosen = VAEClusterer(**{**TINY, "epochs": 1, "beta": 0.5}).fit(unsigned)
+    assert chosen.params_["beta"] == 0.5
 
 
 def test_unfitted_raises_not_fitted():

@@ -118,7 +118,8 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     * ``min_cluster_size``: 1.5 % of the rows, at least 5;
     * ``min_samples``: ``min(10, min_cluster_size)``.
 
-    ``latent_dim=32`` (a roomy latent that UMAP then reduces, as in N2D), the
+    ``latent_dim=32`` (a roomy latent that UMAP then reduces, as in N2D),
+    ``hidden_units=(512, 256)``, the
     ``beta`` rule and ``n_neighbors=15`` won the side-by-side comparison in
     ``benchmarks/README.md`` (issue 7); training eagerly is switched on for
     trainings of at most 200 steps, where tracing the step would cost more
@@ -141,7 +142,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     def __init__(
         self,
         latent_dim: int = 32,
-        hidden_units: tuple[int, ...] = (256, 128),
+        hidden_units: tuple[int, ...] = (512, 256),
         beta: float | str = "auto",
         kl_warmup_epochs: int = 0,
         epochs: int | str = "auto",
