@@ -119,10 +119,10 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     * ``min_samples``: ``min(10, min_cluster_size)``.
 
     ``latent_dim=32`` (a roomy latent that UMAP then reduces, as in N2D),
-    ``hidden_units=(512, 256)``, the
-    ``beta`` rule and ``n_neighbors=15`` won the side-by-side comparison in
-    ``benchmarks/README.md`` (issue 7); training eagerly is switched on for
-    trainings of at most 200 steps, where tracing the step would cost more
+    ``hidden_units=(512, 256)``, the ``beta`` rule and ``n_neighbors=15`` won
+    the side-by-side comparison in ``benchmarks/README.md`` (issue 7), each
+    measured on that suite's three datasets. Training eagerly is switched on
+    for trainings of at most 200 steps, where tracing the step would cost more
     than it saves.
 
     **scikit-learn checks**: ``check_estimator`` passes every check (run by
