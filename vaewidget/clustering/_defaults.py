@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from vaewidget.models.preprocessing import UNIT_RANGE_SCALINGS
+
 #: Gradient steps the "auto" epoch count aims for, and its bounds.
 TARGET_STEPS = 1200
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
@@ -39,9 +41,9 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
         # (standardize, Gaussian loss).
         out["scaling"] = "minmax" if float(arr.min()) >= 0.0 else "auto"
     if out.get("beta") == "auto":
-        # Scaling to [0, 1] ("minmax", "none") means a Bernoulli likelihood; otherwise
-        # the data is standardized and the likelihood is Gaussian (the preparer's rule).
-        bernoulli = out["scaling"] in ("minmax", "none")
+        # The preparer's own rule: targets in [0, 1] get a Bernoulli likelihood, the
+        # standardized rest a Gaussian one.
+        bernoulli = out["scaling"] in UNIT_RANGE_SCALINGS
         out["beta"] = BETA_BERNOULLI if bernoulli else BETA_GAUSSIAN
     if out["batch_size"] == "auto":
         out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))

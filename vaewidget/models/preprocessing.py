@@ -9,6 +9,9 @@ import numpy as np
 from vaewidget._validation import as_float_array, data_kind
 
 SCALINGS = ("auto", "none", "minmax", "standard")
+#: Scalings whose targets lie in [0, 1]: the "auto" loss is then Bernoulli (binary
+#: cross-entropy), otherwise Gaussian (squared error).
+UNIT_RANGE_SCALINGS = ("none", "minmax")
 RECONSTRUCTIONS = ("auto", "bce", "mse")
 
 
@@ -100,13 +103,13 @@ class DataPreparer:
         scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
         offset = np.atleast_1d(np.asarray(offset, dtype=np.float64))
         scale[scale == 0] = 1.0
-        if scaling in ("none", "minmax"):
+        if scaling in UNIT_RANGE_SCALINGS:
             target_range = "[0, 1]"
         else:
             target_range = "mean 0, variance 1"
         recon = self.reconstruction
         if recon == "auto":
-            recon = "bce" if scaling in ("none", "minmax") else "mse"
+            recon = "bce" if scaling in UNIT_RANGE_SCALINGS else "mse"
             reason += f"; targets are {target_range}, so "
             reason += (
                 "Bernoulli (binary cross-entropy) reconstruction"
