@@ -1,6 +1,6 @@
 """VaDE on digits: does a Gaussian-mixture prior beat the default VAE's latent? (issue 7).
 
-Each run pretrains the ``VAEClusterer()`` default VAE (latent 32, hidden (512, 256),
+Each run pretrains the ``VAEClusterer()`` default VAE (on digits: latent 32, hidden (512, 256),
 beta 0.01, 41 epochs, batch 64). It fits a diagonal ``GaussianMixture`` to the latent
 means, with K = the number of clusters the default UMAP + HDBSCAN finds there; labels
 never enter. It then fine-tunes with VaDE's KL term (Jiang et al., 2017), weighted by
@@ -26,7 +26,13 @@ from sklearn.mixture import GaussianMixture
 sys.path.insert(0, os.path.dirname(__file__))
 from quality import load  # noqa: E402
 
-from vaewidget.clustering import fit_hdbscan, make_projector, score_clustering  # noqa: E402
+from vaewidget.clustering import (  # noqa: E402
+    VAEClusterer,
+    _defaults,
+    fit_hdbscan,
+    make_projector,
+    score_clustering,
+)
 from vaewidget.models import VAE  # noqa: E402
 from vaewidget.models.losses import reconstruction_loss  # noqa: E402
 
@@ -79,24 +85,34 @@ class VaDE(VAE):
         return recon + self.weight * ops.mean(kl)
 
 
-def cluster(z: np.ndarray, seed: int) -> np.ndarray:
-    """The ``VAEClusterer()`` default projection and HDBSCAN rule."""
-    emb = make_projector("umap", 2, seed, n_neighbors=15, min_dist=0.0).fit_transform(z)
-    mcs = max(5, round(0.015 * len(z)))
-    return fit_hdbscan(emb, min_cluster_size=mcs, min_samples=min(10, mcs)).labels_
+def default_params(x: np.ndarray) -> dict:
+    """``VAEClusterer()``'s parameters for ``x``, every ``"auto"`` resolved by its own rule."""
+    return _defaults.resolve(VAEClusterer().get_params(), x)
+
+
+def cluster(z: np.ndarray, seed: int, params: dict) -> np.ndarray:
+    """The ``VAEClusterer()`` default projection and HDBSCAN."""
+    emb = make_projector(
+        "umap", params["n_components"], seed, n_neighbors=params["n_neighbors"], min_dist=0.0
+    ).fit_transform(z)
+    return fit_hdbscan(
+        emb, min_cluster_size=params["min_cluster_size"], min_samples=params["min_samples"]
+    ).labels_
 
 
 def run(seed: int, weight: float, finetune_epochs: int) -> dict[str, float]:
     x, y = load("digits")
+    p = default_params(x)
     keras.utils.set_random_seed(seed)
     model = VaDE.from_data(
-        x, latent_dim=32, hidden_units=(512, 256), beta=0.01, seed=seed, scaling="minmax"
+        x, latent_dim=p["latent_dim"], hidden_units=p["hidden_units"], beta=p["beta"],
+        seed=seed, scaling=p["scaling"],
     )
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.compile(optimizer=keras.optimizers.Adam(p["learning_rate"]))
     data = model.prepare(x)
-    model.fit(data, epochs=41, batch_size=64, shuffle=True, verbose=0)
+    model.fit(data, epochs=p["epochs"], batch_size=p["batch_size"], shuffle=True, verbose=0)
     z = model.embed(x)
-    pre = score_clustering(y, cluster(z, seed))
+    pre = score_clustering(y, cluster(z, seed, p))
     gmm = GaussianMixture(pre["n_clusters"], covariance_type="diag", random_state=seed,
                           reg_covar=1e-4).fit(z)
     out = {"pretrained": pre["ari"], "k": pre["n_clusters"],
@@ -104,9 +120,9 @@ def run(seed: int, weight: float, finetune_epochs: int) -> dict[str, float]:
     if weight > 0:
         model.set_prior(gmm, weight)
     model.compile(optimizer=keras.optimizers.Adam(5e-4))
-    model.fit(data, epochs=finetune_epochs, batch_size=64, shuffle=True, verbose=0)
+    model.fit(data, epochs=finetune_epochs, batch_size=p["batch_size"], shuffle=True, verbose=0)
     z = model.embed(x)
-    after = score_clustering(y, cluster(z, seed))
+    after = score_clustering(y, cluster(z, seed, p))
     out.update(finetuned=after["ari"], coverage=after["coverage"])
     if weight > 0:
         gamma = np.asarray(model.responsibilities(ops.convert_to_tensor(z)))
