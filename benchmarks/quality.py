@@ -8,7 +8,7 @@ Pipelines, in one run on the same data (labels only score the results):
    HDBSCAN(min_samples=10) (hdbscan's default min_cluster_size=5);
    ``umap+hdbscan mcs``: the same embedding, HDBSCAN with the min_cluster_size
    rule of VAEClusterer (1.5 % of rows), a fairer anchor;
-4. ``ae+hdbscan``: a plain Autoencoder (latent 32, the estimator's epochs rule),
+4. ``ae+hdbscan``: a plain Autoencoder with VAEClusterer's default sizes and epochs rule,
    HDBSCAN on its latent;
 5. ``vaeclusterer``: ``VAEClusterer(random_state=seed)`` with its defaults.
 
@@ -100,17 +100,16 @@ def umap_hdbscan_mcs(x, y, seed):
 def ae_hdbscan(x, y, seed):
     import keras
 
-    from vaewidget.clustering import _defaults
+    from vaewidget.clustering import VAEClusterer, _defaults
     from vaewidget.models import Autoencoder
 
-    params = _defaults.resolve(
-        dict(scaling="auto", batch_size="auto", epochs="auto", projection=None,
-             n_neighbors="auto", min_cluster_size="auto", min_samples="auto"), x
-    )
+    # VAEClusterer's own defaults, resolved by its rule, so this reference cannot drift.
+    params = _defaults.resolve({**VAEClusterer().get_params(), "projection": None}, x)
     keras.utils.set_random_seed(seed)
-    model = Autoencoder.from_data(x, latent_dim=32, hidden_units=(512, 256), seed=seed,
+    model = Autoencoder.from_data(x, latent_dim=params["latent_dim"],
+                                  hidden_units=params["hidden_units"], seed=seed,
                                   scaling=params["scaling"])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]))
     model.fit(model.prepare(x), epochs=params["epochs"], batch_size=params["batch_size"],
               verbose=0)
     return fit_hdbscan(model.embed(x), min_cluster_size=params["min_cluster_size"],
