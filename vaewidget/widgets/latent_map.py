@@ -20,12 +20,14 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from vaewidget.plotting.clusters import categories, membership_alpha
+from vaewidget.plotting.clusters import categories
 from vaewidget.plotting.figures import preview_urls
 
 #: Colour modes: what decides a point's colour.
 COLOURS = {"cluster": "cluster", "label": "true label", "outlier": "outlier score",
            "error": "reconstruction error"}
+#: Opacity from membership probability 0 (noise) to 1: ``np.linspace`` arguments.
+OPACITY = (0.25, 1.0, 64)
 #: Milliseconds the points take to move to a new clustering.
 TRANSITION_MS = 800
 #: Keys: shift adds to the selection (shift-click, shift-lasso), alt removes.
@@ -97,8 +99,10 @@ class LatentMap:
         self._pushing = False
         self._listeners: list[Callable[[np.ndarray], None]] = []
         self._message = widgets.HTML("")
-        self.box = widgets.Box([self._message],
-                               layout=widgets.Layout(flex="1 1 auto", min_width="420px"))
+        # A column box: its child stretches to the width the row leaves (a plain Box
+        # would shrink the scatter, which sizes itself to its container, to nothing).
+        self.box = widgets.VBox([self._message],
+                                layout=widgets.Layout(flex="1 1 auto", min_width="420px"))
         self.box.add_class("vaew-viewer-map")
 
     # ------------------------------------------------------------------ showing
@@ -138,7 +142,6 @@ class LatentMap:
         codes, names, colours = categories(labels, clusters=True)
         data["cluster"] = pd.Categorical.from_codes(codes, names)
         data["probability"] = np.round(np.asarray(probabilities, np.float32), 3)
-        data["opacity"] = membership_alpha(labels, probabilities).astype(np.float32)
         encodings = {"cluster": {"by": "cluster", "map": colours}}
         for key, values in columns.items():
             name = COLOURS[key]
@@ -152,7 +155,8 @@ class LatentMap:
                 lo, hi = np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0)
                 data[name] = np.nan_to_num(v, nan=lo).astype(np.float32)
                 encodings[key] = {"by": name, "map": "viridis",
-                                  "norm": (float(lo), float(hi if hi > lo else lo + 1e-9))}
+                                  "norm": (float(lo), float(hi if hi > lo else lo + 1e-9)),
+                                  "labeling": {"variable": name}}
         if self.images is not None:
             data["preview"] = np.full(n, None, dtype=object)
             for row, url in self._previews.items():
@@ -186,8 +190,10 @@ class LatentMap:
 
     def _recolour(self, colour: str) -> None:
         s, enc = self.scatter, self._encodings[colour]
-        s.color(by=enc["by"], map=enc["map"], norm=enc.get("norm", None))
-        s.opacity(by="opacity", map=(0.0, 1.0, 64), norm=(0.0, 1.0))
+        s.color(by=enc["by"], map=enc["map"], norm=enc.get("norm", None),
+                labeling=enc.get("labeling", None))
+        s.opacity(by="probability", map=OPACITY, norm=(0.0, 1.0),
+                  labeling={"variable": "membership probability"})
         properties = ["row", "cluster", "probability"]
         properties += [enc["by"]] if enc["by"] not in properties else []
         if s.tooltip()["properties"] != properties:
@@ -221,6 +227,7 @@ class LatentMap:
                       preview_image_size="contain")
         self.widget = s.show(buttons=_BUTTONS)
         self.widget.add_class("vaew-latent-scatter")
+        self.widget.layout.width = "100%"
         self.widget.observe(self._on_selection, names="selection")
         if self.images is not None:
             self.widget.observe(self._on_hover, names="hovering")
