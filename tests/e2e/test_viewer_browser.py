@@ -27,7 +27,7 @@ NOTEBOOK = Path(__file__).parent / "notebooks" / "viewer.ipynb"
 N_ROWS = 600
 
 
-def _pixels(canvas) -> "object":
+def _pixels(canvas) -> object:
     """The canvas as an RGB numpy array (from a screenshot of its box)."""
     import numpy as np
     from PIL import Image
@@ -148,8 +148,43 @@ def test_lab_map_lasso_cluster_and_recluster_in_place(jupyter, page, lab_server)
     jupyter.run_all(page)
     exercise_map(jupyter, page, lab_server, "lab")
 
+    # A click selects the point under the mouse; a shift-click adds another.
+    import numpy as np
+
+    scatter = page.locator(".vaew-latent-scatter").first
+    canvas = scatter.locator("canvas").first
+    scatter.locator("[title*='pan' i]").first.click()
+    box = canvas.bounding_box()
+    px = _pixels(canvas)
+    ys, xs = np.nonzero(px.max(axis=2) - px.min(axis=2) > 80)  # coloured: a cluster's points
+    first = int(np.argmin((xs - np.median(xs)) ** 2 + (ys - np.median(ys)) ** 2))
+    d = np.hypot(xs - xs[first], ys - ys[first])
+    second = int(np.argmin(np.where(d > 14, abs(d - 25), np.inf)))  # a neighbouring point
+    # Hovering shows the row, its cluster, its membership probability and a thumbnail.
+    page.mouse.move(box["x"] + float(xs[first]) - 2, box["y"] + float(ys[first]))
+    page.mouse.move(box["x"] + float(xs[first]), box["y"] + float(ys[first]), steps=2)
+    tooltip = jupyter.wait_until(lambda: re.search(
+        r"Row\s+\d+\s+Cluster\s+(cluster \d+|noise) \(\d+\)\s+Probability\s+[01](\.\d+)?",
+        scatter.inner_text()), 30, what="the hover tooltip (row, cluster, probability)")
+    assert tooltip
+    jupyter.wait_until(lambda: scatter.evaluate(
+        "root => [...root.querySelectorAll('*')].some(e => "
+        "getComputedStyle(e).backgroundImage.startsWith('url(\"data:image/png'))"), 30,
+        what="the row's thumbnail in the tooltip")
+    jupyter.screenshot(page, "viewer_lab_hover")
+    page.mouse.click(box["x"] + float(xs[first]), box["y"] + float(ys[first]))
+    jupyter.wait_until(lambda: _count(page, ".vaew-selection-count") == 1
+                       and _count(page, ".vaew-probe .python-count") == 1, 30,
+                       what="a click to select one point (page and Python)")
+    page.keyboard.down("Shift")
+    page.mouse.click(box["x"] + float(xs[second]), box["y"] + float(ys[second]))
+    page.keyboard.up("Shift")
+    jupyter.wait_until(lambda: _count(page, ".vaew-selection-count") == 2
+                       and _count(page, ".vaew-probe .python-count") == 2, 30,
+                       what="a shift-click to add a second point (page and Python)")
+    jupyter.screenshot(page, "viewer_lab_clicks")
+
     # Re-clustering recolours the same canvas: the widget is updated, not replaced.
-    canvas = page.locator(".vaew-latent-scatter canvas").first
     canvas.evaluate("c => { c.dataset.vaewTag = 'first'; }")
     before, pixels = cluster_count(jupyter, page), _pixels(canvas)
     assert before >= 2

@@ -53,6 +53,8 @@ def test_builds_and_clusters(viewer):
     legend = scatter.legend_encoding["color"]
     assert any("noise" in str(v) or "cluster 0" in str(v) for v in legend.values()), legend
     assert set(scatter.tooltip_properties) >= {"row", "cluster", "probability"}
+    assert scatter.regl_scatterplot_options["actionKeyMap"]["merge"] == "shift"  # shift-click
+    assert scatter.tooltip_preview == "preview" and scatter.tooltip_preview_type == "image"
     bundle = viewer._repr_mimebundle_()  # the widget, and a PNG where widgets do not run
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
     assert bundle["image/png"].startswith("iVBORw0KGgo")  # base64 of a PNG

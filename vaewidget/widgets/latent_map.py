@@ -141,7 +141,8 @@ class LatentMap:
         data = {"x": coords[:, 0], "y": coords[:, 1], "row": np.arange(n, dtype=np.int64)}
         codes, names, colours = categories(labels, clusters=True)
         data["cluster"] = pd.Categorical.from_codes(codes, names)
-        data["probability"] = np.round(np.asarray(probabilities, np.float32), 3)
+        # float64 and rounded: the tooltip prints the number as Python holds it.
+        data["probability"] = np.round(np.asarray(probabilities, np.float64), 3)
         encodings = {"cluster": {"by": "cluster", "map": colours}}
         for key, values in columns.items():
             name = COLOURS[key]
@@ -217,8 +218,7 @@ class LatentMap:
             tooltip=True, tooltip_size="small", tooltip_histograms=False,
             axes=False, lasso_initiator=False, background_color="#ffffff",
             transition_points_duration=TRANSITION_MS,
-            regl_scatterplot_options={"actionKeyMap": ACTION_KEYS,
-                                      "deselectOnDblClick": True},
+            options={"actionKeyMap": ACTION_KEYS, "deselectOnDblClick": True},
         )
         self.scatter = s
         self._recolour(self.colour)

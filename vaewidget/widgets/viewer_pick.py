@@ -172,7 +172,8 @@ class PickMixin:
         else:
             self._show_selection_info(rows)
         if what:
-            w.show_status(f"Selected {len(rows):,} points ({what}).")
+            w.show_status(f"Selected {len(rows):,} point{'s' if len(rows) != 1 else ''} "
+                          f"({what}).")
 
     def _show_selection_info(self, rows: np.ndarray) -> None:
         """The decoded mean code of the selection, and its members nearest to it."""
