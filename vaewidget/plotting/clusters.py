@@ -29,10 +29,16 @@ LEGEND_MAX = 14
 
 
 def palette(n: int) -> np.ndarray:
-    """``n`` distinct RGB colours: tab10, then tab20's light shades, then an HSV ring."""
+    """``n`` distinct RGB colours: tab10, then tab20's light shades, then an HSV ring.
+
+    Their greys are left out: grey is noise (``NOISE_RGB``).
+    """
     from matplotlib import colormaps
 
-    base = list(colormaps["tab10"].colors) + list(colormaps["tab20"].colors[1::2])
+    def coloured(colours: tuple) -> list:
+        return [c for c in colours if max(c) - min(c) > 0.05]
+
+    base = coloured(colormaps["tab10"].colors) + coloured(colormaps["tab20"].colors[1::2])
     if n > len(base):
         hues = np.linspace(0, 1, n - len(base), endpoint=False)
         from matplotlib.colors import hsv_to_rgb

@@ -175,7 +175,8 @@ class VAEPanel:
     def on_state(self, callback: Any, remove: bool = False) -> None:
         """Call ``callback(state)`` when the state changes (``"running"``, ``"finished"``...).
 
-        The states are the trainer's (:attr:`state`); ``remove=True`` unregisters.
+        The states are the trainer's (:attr:`state`), delivered on the thread that
+        changed the state. ``remove=True`` unregisters.
         """
         self._hooks.on("state", callback, remove)
 
