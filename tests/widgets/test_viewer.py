@@ -237,6 +237,19 @@ def test_colour_switch(viewer):
     assert scatter.color_title == "cluster"
 
 
+def test_html_without_widget_state_shows_the_png(viewer):
+    """A notebook rendered to HTML where widgets do not run: nbconvert falls back to the PNG."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    bundle = viewer._repr_mimebundle_()
+    cell = nbformat.v4.new_code_cell("viewer")
+    cell.outputs = [nbformat.v4.new_output("execute_result", data=bundle, execution_count=1)]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert f"data:image/png;base64,{bundle['image/png'][:60]}" in html
+
+
 def test_static_png(viewer):
     png = viewer.to_png()
     assert png[:4] == b"\x89PNG"
