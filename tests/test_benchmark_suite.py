@@ -24,7 +24,7 @@ COVERAGE = {
     "small tables (<= 300 rows)": ["iris", "wine", "khan", "nci60"],
     "tables with columns on very different scales": ["wine", "breast_cancer", "segment"],
     "signed data": ["segment", "texture", "khan", "manifold", "shapes"],
-    "non-negative counts": ["counts", "letter"],
+    "non-negative counts": ["counts"],
     ">= 1,000 features and < 200 rows": ["khan", "nci60"],
     "8x8 images": ["digits"],
     "28x28 images": ["mnist5k"],
