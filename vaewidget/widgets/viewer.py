@@ -172,11 +172,16 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
         import base64
 
         bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["text/plain"] = repr(self)
         try:
             bundle["image/png"] = base64.b64encode(self.to_png()).decode("ascii")
         except Exception:  # a fallback must never stop the widget from showing
             pass
         return bundle
+
+    def __repr__(self) -> str:
+        return (f"ClusterViewer({len(self.x):,} points, {self.n_clusters_} clusters, "
+                f"{len(self._selection):,} selected)")
 
     # --------------------------------------------------------------- public API
     @property
