@@ -73,6 +73,8 @@ def test_control_change_reclusters(viewer):
     assert not np.array_equal(before_labels, viewer.labels_)
     assert viewer.map.widget is scatter  # recoloured in place
     assert not np.array_equal(scatter.points[:, 2], before_colours)
+    # Same places, new colours: no transition, and the browser may keep its spatial index.
+    assert not scatter.transition_points and scatter.non_spatial_points_update
     w.selection_method.value = "leaf"
     assert viewer.clusterer_.cluster_selection_method == "leaf"
     w.epsilon.value = w.epsilon.max / 2
@@ -438,14 +440,15 @@ def test_live_map_moves_points_in_place(make_vae, images):
     while len(snapshots) < 2 and time.monotonic() < deadline:
         if viewer.updates_ != seen:  # one re-clustering has been shown
             seen = viewer.updates_
-            snapshots.append((viewer.map.widget, scatter.points[:, :2].copy()))
+            snapshots.append((viewer.map.widget, scatter.points[:, :2].copy(),
+                              scatter.transition_points))
         time.sleep(0.02)
     assert trainer.wait(timeout=300)
     viewer.detach()
     assert len(snapshots) >= 2, viewer.status
-    (first_widget, first), (second_widget, second) = snapshots[:2]
+    (first_widget, first, _), (second_widget, second, animated) = snapshots[:2]
     assert first_widget is scatter and second_widget is scatter
     assert not np.allclose(first, second)  # the points moved
-    assert scatter.transition_points  # ... with the widget's animated transition
+    assert animated  # ... with the widget's animated transition
     assert viewer.map.updates >= 2 and viewer.map.box.children == (scatter,)
     assert len(live_widgets) == widgets_before  # nothing new was made on the page

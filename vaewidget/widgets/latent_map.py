@@ -94,6 +94,8 @@ class LatentMap:
         self.scatter: Any = None
         self.widget: Any = None
         self.updates = 0
+        self.colour = "cluster"
+        self._encodings: dict[str, dict[str, Any]] = {}
         self._frame: Any = None
         self._previews: dict[int, str] = {}
         self._pushing = False
@@ -169,21 +171,36 @@ class LatentMap:
         if self.scatter is None:
             self._create(frame)
             return
-        same = self._frame is not None and len(self._frame) == n
+        old = self._frame
+        same = old is not None and len(old) == n
+        moved = not (same and np.array_equal(old["x"].to_numpy(), data["x"])
+                     and np.array_equal(old["y"].to_numpy(), data["y"]))
         self._frame = frame
-        s = self.scatter
-        with self.widget.hold_sync():  # everything below reaches the browser as one message
+        s, w = self.scatter, self.widget
+        with w.hold_sync():  # everything below reaches the browser as one message
+            # data() re-applies the current colouring to the new frame: make it the
+            # cluster column, which every frame has (a colour column may be missing).
             s.color(by="cluster", map=encodings["cluster"]["map"], skip_widget_update=True)
-            s.data(frame, animate=animate and same)
+            s.data(frame, animate=animate and same and moved)
             self._recolour(colour)
             s.size(point_size(n))
+            if same and not moved:
+                # Only colours changed: no transition, and the browser keeps its spatial
+                # index, so the redraw is quick. regl-scatterplot refuses new points while
+                # it is still drawing (or moving) the last ones.
+                w.transition_points = False
+                w.non_spatial_points_update = True
         self.updates += 1
+
+    @property
+    def colours(self) -> tuple[str, ...]:
+        """What the points can be coloured by now (keys of :data:`COLOURS`)."""
+        return tuple(self._encodings)
 
     def recolour(self, colour: str) -> None:
         """Colour the points by another of the columns last shown (positions stay)."""
-        if colour not in getattr(self, "_encodings", {}):
-            raise ValueError(f"Expected a colour among {tuple(getattr(self, '_encodings', {}))}."
-                             f" Received: {colour!r}")
+        if colour not in self._encodings:
+            raise ValueError(f"Expected a colour among {self.colours}. Received: {colour!r}")
         self.colour = colour
         if self.scatter is not None:
             with self.widget.hold_sync():

@@ -80,7 +80,7 @@ class ShowMixin:
             colour = self.widget.colour.value
             if self.result is None:
                 return
-            if colour not in self.map._encodings:
+            if colour not in self.map.colours:
                 self._show_map(animate=False)  # a column the map has not got yet
             else:
                 self.map.recolour(colour)

@@ -15,7 +15,8 @@ import threading
 import time
 from typing import Any
 
-#: Fewest seconds between two map updates while watching a trainer.
+#: Fewest seconds between two map updates while watching a trainer: longer than the map's
+#: 0.8 s transition, since jupyter-scatter refuses new points while it still moves the last.
 MIN_INTERVAL_S = 1.0
 
 
