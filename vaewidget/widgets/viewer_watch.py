@@ -88,8 +88,10 @@ class WatchMixin:
         self.widget.watch_every.disabled = True
 
     def close(self) -> None:
-        """Detach and close the widgets."""
+        """Detach and close the widgets (the map's too)."""
         self.detach()
+        if self.map.widget is not None:
+            self.map.widget.close()
         self.widget.close()
 
     def _on_every(self, change: dict[str, Any]) -> None:
