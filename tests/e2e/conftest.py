@@ -56,7 +56,10 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("VAEWIDGET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--no-sandbox", "--disable-dev-shm-usage",
+    # WebGL (the viewer's jupyter-scatter map) through SwiftShader, on the CPU. Not
+    # --disable-gpu: it turns this path off (../shared/notes/interactive-scatter.md).
+    "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-first-run", "--disable-quic",
 ]

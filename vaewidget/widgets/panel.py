@@ -11,6 +11,7 @@ import numpy as np
 
 from vaewidget._validation import as_float_array, data_kind
 from vaewidget.plotting import figure_to_png, history_figure, new_figure
+from vaewidget.widgets._hooks import Hooks
 from vaewidget.widgets._layout import build_layout
 from vaewidget.widgets._parts import (
     STATE_COLOURS,
@@ -103,6 +104,7 @@ class VAEPanel:
         self._next_plot = 0.0
         self.plot = ELBOPlot()
         self.status = StatusLog()
+        self._hooks = Hooks("epoch", "state", report=self.status.add)
         self._throttle = Throttle(self._redraw, rate=update_rate, on_error=self._redraw_failed)
         build_layout(self)
         self.controls.epochs.observe(lambda _: self._idle_labels(), "value")
@@ -159,6 +161,24 @@ class VAEPanel:
         finally:
             self._starting = False
             self._sync()
+
+    def on_epoch(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(epoch, logs)`` after every epoch of every run (``remove=True``: stop).
+
+        ``epoch`` counts the epochs on the current weights, across runs (1, 2, ...);
+        ``logs`` maps each metric to its value. The call comes from the training
+        thread: keep it short, or hand the work to another thread. An error in it goes
+        to the status area; training goes on.
+        """
+        self._hooks.on("epoch", callback, remove)
+
+    def on_state(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(state)`` when the state changes (``"running"``, ``"finished"``...).
+
+        The states are the trainer's (:attr:`state`), delivered on the thread that
+        changed the state. ``remove=True`` unregisters.
+        """
+        self._hooks.on("state", callback, remove)
 
     def toggle_pause(self) -> None:
         """Pause a running trainer, or resume a paused one (the Pause/Resume button)."""
@@ -365,6 +385,7 @@ class VAEPanel:
             self.status.add(f"Non-finite values at epoch {done}: {', '.join(bad)}.", "error")
         self._recon_due = True  # reconstructed on the UI thread: off training's critical path
         self._throttle.poke()
+        self._hooks.fire("epoch", done, dict(logs))
 
     def _on_state(self, state: str) -> None:
         self._sync()
@@ -381,6 +402,7 @@ class VAEPanel:
                 self.status.add(f"Finished {n} epochs{early}. {_final_numbers(self.history)}")
             self._final_due = self._clusters_due = True
             self._throttle.poke()
+        self._hooks.fire("state", state)
 
     # ------------------------------------------------------------ UI side (throttled)
     def _redraw(self) -> bool:

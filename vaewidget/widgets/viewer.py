@@ -19,9 +19,10 @@ from vaewidget.clustering.explore import suggest_parameters
 from vaewidget.clustering.large import DEFAULT_MAX_FIT
 from vaewidget.clustering.metrics import score_clustering
 from vaewidget.clustering.pipeline import HDBSCAN_KEYS, ClusterPipeline, ClusterResult
-from vaewidget.plotting import figure_to_png
-from vaewidget.widgets._cluster_plots import draw_condensed_tree, draw_map, message_figure
+from vaewidget.widgets.latent_map import COLOURS, LatentMap, align
+from vaewidget.widgets.viewer_explore import ExploreMixin
 from vaewidget.widgets.viewer_pick import PickMixin, guarded
+from vaewidget.widgets.viewer_show import ShowMixin
 from vaewidget.widgets.viewer_ui import ClusterViewerWidget
 from vaewidget.widgets.viewer_watch import WatchMixin
 
@@ -30,10 +31,13 @@ HDBSCAN_OPTIONS = HDBSCAN_KEYS
 SPACES = {"latent": None, "umap": "umap", "pca": "pca"}
 
 
-class ClusterViewer(PickMixin, WatchMixin):
+class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
     """See the HDBSCAN clusters in a model's latent space; pick points, compare, export.
 
-    Display it as the last expression of a cell (or show ``viewer.widget``).
+    Display it as the last expression of a cell (or show ``viewer.widget``). The map is
+    a jupyter-scatter widget: zoom and pan, hover for a row's cluster and membership
+    probability, lasso or click to select. Where widgets do not run (a notebook saved
+    without widget state and rendered to HTML) the cell shows :meth:`to_png` instead.
 
     Parameters
     ----------
@@ -74,6 +78,8 @@ class ClusterViewer(PickMixin, WatchMixin):
     ----------
     widget : ClusterViewerWidget
         The ipywidgets root.
+    map : vaewidget.widgets.latent_map.LatentMap
+        The interactive map (``map.widget`` is the jupyter-scatter widget).
     pipeline : vaewidget.clustering.ClusterPipeline
         The engine that computes the clustering.
     result : vaewidget.clustering.ClusterResult or None
@@ -85,8 +91,8 @@ class ClusterViewer(PickMixin, WatchMixin):
         Latent means of ``x``.
     coords_ : ndarray
         The 2-D coordinates drawn.
-    selection_ : ndarray
-        Row numbers of the current selection.
+    selection : ndarray
+        Row numbers of the current selection (also ``selection_``).
     """
 
     def __init__(self, model_or_clusterer: Any, x: Any, labels: Any = None, *,
@@ -110,6 +116,7 @@ class ClusterViewer(PickMixin, WatchMixin):
         self._suggested: list[dict[str, Any]] = []
         self._init_pick()
         self._init_watch()
+        self.map = LatentMap(images=self.x if self.x.ndim >= 3 else None)
         fitted = dict(getattr(self._source, "params_", None) or {})
         seed = getattr(self._source, "_seed", lambda: None)()
         self.random_state = random_state if seed is None else seed
@@ -120,8 +127,6 @@ class ClusterViewer(PickMixin, WatchMixin):
                                                     random_state=self.random_state)
         opts = self.pipeline.resolve(n, self.model.latent_dim)
         mcs_max = int(max(50, min(n // 2, 5000), int(opts["min_cluster_size"])))
-        self.widget = w = ClusterViewerWidget(n_rows=n, has_labels=labels is not None,
-                                              mcs_max=mcs_max)
         self.labels_true = None
         if labels is not None:
             y = np.asarray(labels).ravel()
@@ -129,9 +134,12 @@ class ClusterViewer(PickMixin, WatchMixin):
                 self._label_problem = (
                     f"Expected one label per row ({n}). Received: {len(y)} labels; they are "
                     "ignored (no scores, no colouring by label).")
-                w.colour_by_label.disabled = True
             else:
                 self.labels_true = y
+        colours = [(text, key) for key, text in COLOURS.items()
+                   if key != "label" or self.labels_true is not None]
+        self.widget = w = ClusterViewerWidget(n_rows=n, colours=colours, mcs_max=mcs_max,
+                                              map_box=self.map.box)
         with w.hold_sync():
             w.space.value = next(k for k, v in SPACES.items() if v == opts["projection"])
             w.view.value = view
@@ -146,24 +154,34 @@ class ClusterViewer(PickMixin, WatchMixin):
             control.observe(self._on_control, names="value")
         w.space.observe(self._on_space, names="value")
         w.view.observe(self._on_view, names="value")
-        w.colour_by_label.observe(lambda _: self._guarded(self._draw), names="value")
+        w.colour.observe(lambda _: self._guarded(self._on_colour), names="value")
         w.refresh.on_click(lambda _: self._guarded(self.refresh))
         w.suggest.on_click(lambda _: self._guarded(self.suggest))
         w.apply_best.on_click(lambda _: self._guarded(self.apply_suggestion))
         w.tabs.observe(self._on_tab, names="selected_index")
         self._wire_pick()
+        self._wire_explore()
         self._wire_watch()
         self._fitted_result = self._reusable_fit()
         self._guarded(self.refresh)
 
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        # The widget, and the static map for where widgets do not run: nbconvert's HTML
+        # falls back to the PNG when the notebook holds no widget state.
+        import base64
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["text/plain"] = repr(self)
+        try:
+            bundle["image/png"] = base64.b64encode(self.to_png()).decode("ascii")
+        except Exception:  # a fallback must never stop the widget from showing
+            pass
+        return bundle
 
-        display(self.widget)
+    def __repr__(self) -> str:
+        return (f"ClusterViewer({len(self.x):,} points, {self.n_clusters_} clusters, "
+                f"{len(self._selection):,} selected)")
 
     # --------------------------------------------------------------- public API
     @property
@@ -210,17 +228,16 @@ class ClusterViewer(PickMixin, WatchMixin):
         """Re-encode ``x`` with the model's current weights, then re-cluster and redraw."""
         with self._lock:
             self.widget.show_status("Encoding and clustering...")
-            self._recon_error = None
-            self.result = self.coords_ = None
             fitted, self._fitted_result = self._fitted_result, None
             try:
-                if fitted is not None:
-                    self.result = self._with_controls(fitted)
-                else:
-                    self.result = self.pipeline.run(self.model, self.x)
+                # The old result stays on show until the new one is ready: no blank map.
+                result = (self._with_controls(fitted) if fitted is not None
+                          else self.pipeline.run(self.model, self.x))
             except ValueError:
+                self.result = self.coords_ = self._recon_error = None
                 self._after_cluster()
                 raise
+            self.result, self._recon_error = result, None
             self._show_result()
 
     def recluster(self) -> None:
@@ -336,78 +353,12 @@ class ClusterViewer(PickMixin, WatchMixin):
 
     def _show_result(self) -> None:
         w, r = self.widget, self.result
-        self.coords_ = self.pipeline.view(r, w.view.value)
+        # Turned onto the map on show, so points move only as much as their codes did.
+        self.coords_ = align(self.coords_, self.pipeline.view(r, w.view.value))
         spread = float(np.median(r.space.std(axis=0))) or 1.0
         w.epsilon.max = max(float(w.epsilon.value), round(spread, 3))
         w.epsilon.step = max(w.epsilon.max / 100, 1e-4)
-        self._fit_ranges()
         self._after_cluster()
-
-    def _after_cluster(self) -> None:
-        import html
-
-        w, r = self.widget, self.result
-        if r is None:
-            w.n_clusters = 0
-            w.summary.value = ""
-            w.map_image.value = figure_to_png(message_figure("no clustering"))
-            self._update_lists()
-            return
-        k, noise = r.n_clusters, float((r.labels < 0).mean())
-        w.n_clusters = k
-        fitted = (f" (HDBSCAN fitted {len(r.fit_index):,} sampled rows; the rest by approximate "
-                  "prediction)") if r.subsampled else ""
-        text = (f"<b class='vaew-n-clusters'>{k} cluster{'s' if k != 1 else ''}</b> in "
-                f"{len(r.labels):,} points, noise {noise:.0%}{fitted}")
-        scores = self.scores()
-        if scores is not None:
-            text += (f" &middot; ARI {scores['ari']:.3f} &middot; NMI {scores['nmi']:.3f} "
-                     f"&middot; coverage {scores['coverage']:.0%} (labels used for scoring only)")
-        w.summary.value = text
-        self._update_lists()
-        self._draw()
-        if w.tabs.selected_index == 1:
-            self._draw_tree()
-        else:
-            w.tree_image.value = b""
-        message, level = f"Clustered {len(r.labels):,} points into {k} clusters.", "info"
-        if r.notes:
-            message = " ".join(r.notes) + " Press Suggest parameters to compare settings."
-            level = "warning"
-        vanished = self._check_selection()
-        if vanished:
-            message, level = vanished + " " + message, "warning"
-        if getattr(self, "_label_problem", None):
-            message, level = self._label_problem + " " + message, "warning"
-        w.show_status(html.unescape(message), level)
-
-    def _draw(self) -> None:
-        w, r = self.widget, self._result
-        if r is None or self.coords_ is None:
-            return
-        by_label = w.colour_by_label.value and self.labels_true is not None
-        fig = draw_map(
-            self.coords_, self.labels_true if by_label else r.labels,
-            None if by_label else r.probabilities, categorical=by_label,
-            title="coloured by true label" if by_label else
-            f"{r.n_clusters} clusters (alpha = membership probability, grey = noise)",
-            highlight=self.selection_ if len(self.selection_) else None, rect=self._rect,
-            seed=self.random_state or 0)
-        w.map_image.value = figure_to_png(fig)
-
-    def _draw_tree(self) -> None:
-        r = self._result
-        if r is None:
-            return
-        if r.n_clusters == 0:
-            fig = message_figure("No cluster selected: the condensed tree has nothing to circle.")
-        else:
-            fig = draw_condensed_tree(r.clusterer)
-        self.widget.tree_image.value = figure_to_png(fig)
-
-    def _on_tab(self, change: dict[str, Any]) -> None:
-        if change["new"] == 1 and not self.widget.tree_image.value:
-            self._guarded(self._draw_tree)
 
     def _on_control(self, change: dict[str, Any]) -> None:
         if not getattr(self, "_quiet", False):
