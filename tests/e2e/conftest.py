@@ -112,6 +112,9 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         "IPYTHONDIR": str(base / "ipython"),
         "PYTHONUNBUFFERED": "1",
     }
+    # A kernel that inherits PYTEST_CURRENT_TEST stops capturing C-level output (ipykernel's
+    # iostream.py); the server's kernels should behave as a user's do.
+    env.pop("PYTEST_CURRENT_TEST", None)
     token, port = secrets.token_hex(16), _free_port()
     log = base / "server.log"
     cmd = [
