@@ -56,6 +56,22 @@ class DataPreparer:
         ``transform(x) = (x - offset_) / scale_``, per column or one value.
     constant_columns_ : list of int
         Columns of a table that never change (they map to 0).
+
+    Examples
+    --------
+    >>> from vaewidget import DataPreparer
+    >>> from vaewidget.datasets import load_digits
+    >>> x, _ = load_digits()                  # 64 columns of grey levels 0-16
+    >>> prep = DataPreparer().fit(x)
+    >>> prep.kind_, prep.scaling_, prep.reconstruction_
+    ('tabular', 'minmax', 'bce')
+    >>> prep.constant_columns_                # pixels that are 0 in every image
+    [0, 32, 39]
+    >>> xp = prep.transform(x)
+    >>> float(xp.min()), float(xp.max())
+    (0.0, 1.0)
+    >>> bool(abs(prep.inverse_transform(xp) - x).max() < 1e-4)
+    True
     """
 
     def __init__(

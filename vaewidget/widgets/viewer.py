@@ -72,6 +72,22 @@ class ClusterViewer(PickMixin, WatchMixin):
         The 2-D coordinates drawn.
     selection_ : ndarray
         Row numbers of the current selection.
+
+    Examples
+    --------
+    >>> from vaewidget import VAE, ClusterViewer
+    >>> from vaewidget.datasets import make_manifold_clusters
+    >>> x, y = make_manifold_clusters(300, n_clusters=3, n_features=8)
+    >>> model = VAE.from_data(x, latent_dim=2, hidden_units=(16,), seed=0)
+    >>> model.compile()
+    >>> _ = model.fit(model.prepare(x), epochs=3, verbose=0)
+    >>> viewer = ClusterViewer(model, x, labels=y)  # in a notebook, `viewer` displays it
+    >>> viewer.labels_.shape, viewer.coords_.shape
+    ((300,), (300, 2))
+    >>> viewer.set_params(min_cluster_size=30)      # re-clusters, as the slider does
+    >>> list(viewer.to_dataframe().columns)
+    ['index', 'cluster', 'probability', 'outlier_score', 'x', 'y']
+    >>> viewer.close()
     """
 
     def __init__(self, model_or_clusterer: Any, x: Any, labels: Any = None, *,
