@@ -75,6 +75,9 @@ def test_the_examples_run(path, tmp_path, monkeypatch):
                 exec(compile(code, f"{path.name}, block at line {line}", "exec"), namespace)
     finally:
         _close_everything(namespace)
+    for thread in threading.enumerate():  # closed widgets' threads end on their next wake-up
+        if thread not in threads and thread.name.startswith("vaewidget"):
+            thread.join(timeout=30)
     left = [t for t in threading.enumerate() if t not in threads and t.is_alive()
             and t.name.startswith("vaewidget")]
     assert not left, f"threads still running after the examples: {left}"
