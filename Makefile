@@ -53,9 +53,8 @@ test-loaded: install-test browser
 test-fast: install-test
 	$(BIN)/python -m pytest -ra -m "not slow" $(PYTEST_ARGS)
 
-# The maintained benchmarks, each run as benchmarks/README.md records it; they take long
-# and print their tables (quality.py also rewrites benchmarks/quality.json). The prototype
-# benchmarks/vade_digits.py is kept for reproduction only and is not run here.
+# The maintained benchmarks, each run as benchmarks/README.md records it. They take long,
+# print their tables and write their results where benchmarks/README.md says.
 bench: install-test
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/models_digits_defaults.py

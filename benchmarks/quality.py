@@ -20,8 +20,6 @@ Usage::
 
     python benchmarks/quality.py                      # full: 3 datasets x 5 pipelines x 3 seeds
     python benchmarks/quality.py --datasets digits --seeds 1 --pipelines vaeclusterer
-    python benchmarks/quality.py --datasets digits digits_images --pipelines vaeclusterer \\
-        --out benchmarks/quality_digits_images.json   # rows of pixels against the conv route
 
 Prints a markdown table (mean ± standard deviation over seeds) and writes JSON to
 ``--out`` (default ``benchmarks/quality.json``).
@@ -52,8 +50,6 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
 
     if name == "digits":
         return datasets.load_digits()
-    if name == "digits_images":  # the same pixels as (1797, 8, 8): VAEClusterer's conv route
-        return datasets.load_digits(images=True)
     if name == "manifold":
         return datasets.make_manifold_clusters(5000, n_clusters=8, n_features=128, random_state=0)
     if name == "breast_cancer":
@@ -61,12 +57,10 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray]:
 
         x, y = load_breast_cancer(return_X_y=True)
         return x.astype(np.float32), y
-    raise ValueError(f"Expected a dataset in {DATASETS + EXTRA_DATASETS}. Received: {name!r}")
+    raise ValueError(f"Expected a dataset in {DATASETS}. Received: {name!r}")
 
 
 DATASETS = ("digits", "manifold", "breast_cancer")
-#: Not in the default run: images suit only the ``vaeclusterer`` pipeline.
-EXTRA_DATASETS = ("digits_images",)
 
 
 def _mcs(n: int) -> int:
@@ -176,8 +170,7 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS),
-                        choices=DATASETS + EXTRA_DATASETS)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. n-1")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "quality.json"))
