@@ -1,7 +1,8 @@
 """vaewidget: cluster data with variational autoencoders, right inside a notebook.
 
 The one public door. Engine: :class:`VAE`, :class:`Autoencoder`, :class:`Trainer`,
-:class:`VAEClusterer`. Widgets: :class:`VAEPanel`, :class:`ClusterViewer`.
+:class:`VAEClusterer`, :class:`ClusterPipeline` (encode -> project -> cluster, the engine
+every door shares). Widgets: :class:`VAEPanel`, :class:`ClusterViewer`.
 
 The models load at import, so ``keras.saving.load_model("m.keras")`` finds their
 registered classes right after ``import vaewidget``. Everything else loads on first
@@ -31,6 +32,8 @@ from vaewidget.models import VAE, Autoencoder, DataPreparer  # noqa: E402  (regi
 _LAZY = {
     "Trainer": "vaewidget.training",
     "VAEClusterer": "vaewidget.clustering",
+    "ClusterPipeline": "vaewidget.clustering",
+    "ClusterResult": "vaewidget.clustering",
     "VAEPanel": "vaewidget.widgets",
     "ClusterViewer": "vaewidget.widgets",
     "datasets": "vaewidget.datasets",

@@ -243,18 +243,21 @@ def test_single_cluster_says_so(viewer):
     # HDBSCAN's default never selects the root, so a single cluster needs
     # allow_single_cluster=True (a VAEClusterer or a user may pass such a fit): one real
     # HDBSCAN fit on one blob, shown by the viewer.
+    from dataclasses import replace
+
     import hdbscan
 
-    from vaewidget.clustering.large import LatentClustering
+    from vaewidget.clustering.pipeline import plausibility_notes
 
     rng = np.random.default_rng(0)
     space = rng.normal(size=(N, 3))
     fit = hdbscan.HDBSCAN(min_cluster_size=50, allow_single_cluster=True,
                           prediction_data=True).fit(space)
     assert fit.labels_.max() == 0
-    viewer._space = space
-    viewer._result = LatentClustering(fit.labels_, fit.probabilities_, fit.outlier_scores_,
-                                      fit, np.arange(N))
+    one = replace(viewer.result, labels=fit.labels_, probabilities=fit.probabilities_,
+                  outlier_scores=fit.outlier_scores_, clusterer=fit, space=space,
+                  fit_index=np.arange(N))
+    viewer.result = replace(one, notes=plausibility_notes(one))
     viewer._after_cluster()
     assert "single cluster" in viewer.status and _level(viewer) == "warning"
     assert len(viewer.widget.cluster_list.options) == 1

@@ -94,7 +94,7 @@ class VAEPanel:
                 f"Expected one label per row of x ({len(self.x)} labels). "
                 f"Received: labels.shape={self.labels.shape}"
             )
-        values, self._passthrough, unknown = split_options(model_options)
+        values, self._passthrough, unknown = split_options(model_options, self.x)
         if unknown:
             raise ValueError(
                 "Expected options among architecture, latent_dim, hidden_units, reconstruction, "
@@ -273,10 +273,14 @@ class VAEPanel:
 
     # ------------------------------------------------------------------ runs
     def _build_model(self) -> Any:
-        from vaewidget.models import VAE
+        from vaewidget.clustering import recipe
 
         options = self.controls.model_options()
-        model = VAE.from_data(self.x, **options, **self._passthrough)
+        extra = dict(self._passthrough)
+        params = {**options, "scaling": extra.pop("scaling"), "noise_std": extra.pop("noise_std")}
+        model = recipe.build_model(self.x, params, extra.pop("seed", None),
+                                   architecture=options["architecture"],
+                                   reconstruction=options["reconstruction"], **extra)
         self._model_options = {k: options[k] for k in STRUCTURAL}
         return model
 
@@ -332,8 +336,11 @@ class VAEPanel:
         return trainer
 
     def _new_trainer(self, train: dict[str, Any]) -> Any:
+        from vaewidget.clustering import recipe
         from vaewidget.training import Trainer
 
+        if getattr(self.model, "optimizer", None) is None:
+            recipe.compile_model(self.model, len(self.x), train)  # as VAEClusterer does
         trainer = Trainer(self.model, self.x, batch_rate=10.0, **train)
         trainer.on_batch(self._on_batch)
         trainer.on_epoch(self._on_epoch)

@@ -35,7 +35,8 @@ class ClusterViewerWidget(widgets.VBox):
 
     def __init__(self, *, n_rows: int, has_labels: bool, mcs_max: int) -> None:
         slider = dict(continuous_update=False, style=_STYLE, layout=_WIDE)
-        self.space = widgets.Dropdown(options=[("latent", "latent"), ("UMAP of latent", "umap")],
+        self.space = widgets.Dropdown(options=[("latent", "latent"), ("UMAP of latent", "umap"),
+                                               ("PCA of latent", "pca")],
                                       description="cluster on", style=_STYLE, layout=_WIDE)
         self.view = widgets.Dropdown(
             options=[("auto", "auto"), ("PCA", "pca"), ("UMAP", "umap")],
