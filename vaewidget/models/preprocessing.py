@@ -196,7 +196,15 @@ class DataPreparer:
     def transform(self, x: Any, name: str = "x") -> np.ndarray:
         """Scale ``x`` and shape it for the model's input."""
         arr = self.check(x, name=name)
-        out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
+        with np.errstate(over="ignore"):
+            out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
+        if not np.isfinite(out).all():  # far outside the fitted data: the model sees inf
+            first = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+            raise ValueError(
+                f"Expected values that this model's scaling maps to finite numbers. Received: "
+                f"`{name}`{list(first)} = {arr[first]:.3g}, which overflows float32 once scaled "
+                "like the data the model was prepared on (it lies far outside that data's range)."
+            )
         return out.reshape((arr.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
 
     def inverse_transform(self, x: Any) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import numbers
 import re
 from typing import Any
 
@@ -63,7 +64,7 @@ class PickMixin:
         r = self._result
         if r is None:
             raise ValueError("Expected a clustering first. Received none: see the status.")
-        c = int(cluster)
+        c = _whole_number("cluster", cluster)
         if not 0 <= c < r.n_clusters:
             self._selected_cluster = None
             raise ValueError(
@@ -78,14 +79,16 @@ class PickMixin:
         return rows
 
     def select_rows(self, rows: Any) -> np.ndarray:
-        """Select the given row numbers and show them next to their reconstructions."""
-        rows = np.asarray(rows, dtype=np.int64).ravel()
+        """Select the given row numbers (a list, an array or text like ``"3, 17, 42-50"``)
+        and show them next to their reconstructions."""
+        rows = parse_rows(rows) if isinstance(rows, str) else _row_numbers(rows)
         n = len(self.x)
         if len(rows) == 0:
             raise ValueError("Expected at least one row to select. Received: nothing selected.")
         bad = rows[(rows < 0) | (rows >= n)]
         if len(bad):
             raise ValueError(f"Expected row numbers in 0..{n - 1}. Received: {bad[:5].tolist()}")
+        rows = rows.astype(np.int64)
         self._selected_cluster, self._rect = None, None
         self._set_selection(rows, f"{len(rows)} chosen rows")
         return rows
@@ -94,8 +97,8 @@ class PickMixin:
         """Select the points whose 2-D map coordinates lie in the rectangle."""
         if self.coords_ is None:
             raise ValueError("Expected a map first. Received none: see the status.")
-        x0, x1 = sorted((float(x0), float(x1)))
-        y0, y1 = sorted((float(y0), float(y1)))
+        x0, x1 = sorted((_real("x0", x0), _real("x1", x1)))
+        y0, y1 = sorted((_real("y0", y0), _real("y1", y1)))
         xy = self.coords_
         rows = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1)
                               & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
@@ -288,6 +291,7 @@ class PickMixin:
     def interpolate_rows(self, a: int, b: int, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` points between the codes of rows ``a`` and ``b``; show them."""
         n = len(self.x)
+        a, b, steps = (_whole_number(k, v) for k, v in (("a", a), ("b", b), ("steps", steps)))
         if not (0 <= a < n and 0 <= b < n):
             raise ValueError(f"Expected rows in 0..{n - 1}. Received: {a} and {b}")
         frames = self.model.interpolate(self.x[a], self.x[b], steps)
@@ -346,6 +350,34 @@ def parse_rows(text: str) -> np.ndarray:
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         rows.extend(range(min(lo, hi), max(lo, hi) + 1))
     return np.array(list(dict.fromkeys(rows)), dtype=np.int64)
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` as an int, or ValueError: whole numbers only (``3`` or ``3.0``, not ``"3"``)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral) or float(value).is_integer():
+            return int(value)
+    raise ValueError(f"Expected {name} to be a whole number. Received: {name}={value!r}")
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"Expected {name} to be a number. Received: {name}={value!r}")
+
+
+def _row_numbers(rows: Any) -> np.ndarray:
+    """Row numbers as a 1-D array of whole numbers (range checks are the caller's)."""
+    try:
+        arr = np.asarray(rows).ravel()
+    except (TypeError, ValueError):
+        arr = np.asarray([None])
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        return arr
+    if arr.dtype.kind not in "iu" and len(arr):
+        raise ValueError("Expected row numbers (whole numbers, or text such as '3, 17, 42-50'). "
+                         f"Received: {rows!r}")
+    return arr
 
 
 def _prototype_figure(proto: np.ndarray, originals: np.ndarray, decoded: np.ndarray,
