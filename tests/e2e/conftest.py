@@ -31,7 +31,16 @@ Fixtures
     Voila, Run All, wait for conditions, read labels, save screenshots under
     ``test-artifacts/e2e/`` (git-ignored).
 
-See ../shared/notes/browser-testing.md for the recipe and its pitfalls.
+Rules (docs/testing.md): wait on conditions with room for a slow machine; never interrupt
+or restart a kernel that may still be starting or running (shutting one down sends it
+SIGINT first); never type into the notebook itself.
+
+Recipe that works here: Debian's ``/usr/bin/chromium`` with ``CHROMIUM_ARGS`` (the
+networking flags stop it from calling hosts it cannot reach); a fresh user-settings folder
+with Lab's news toast turned off (it would cover part of the page); wait for
+``.jp-Notebook-ExecutionIndicator[data-status='idle']``; Run All is
+``li[data-command='runmenu:run-all']`` under the "Run" menu, and a click on it is
+sometimes ignored, so retry until the first prompt shows the cell started.
 """
 
 from __future__ import annotations
