@@ -16,22 +16,13 @@ def cluster_count(jupyter, page) -> int:
     return jupyter.first_int(page, ".vaew-n-clusters")
 
 
-def set_slider(page, css: str, value: int) -> None:
-    """Type a value into an IntSlider's editable readout and commit it."""
-    readout = page.locator(f".{css} .widget-readout").first
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(str(value))
-    page.keyboard.press("Enter")
-
-
 def test_lab_viewer_reclusters_and_shows_gallery(jupyter, page, lab_server):
     shutil.copy(NOTEBOOK, lab_server.root / "viewer.ipynb")
     jupyter.open_lab(page, "viewer.ipynb")
     jupyter.run_all(page)
     try:
-        page.locator(".vaew-viewer").first.wait_for(timeout=jupyter.kernel_timeout_ms)
-    except Exception as err:
+        jupyter.wait_for_visible(page, ".vaew-viewer")
+    except AssertionError as err:
         raise AssertionError(f"The viewer did not appear.\n{lab_server.log_tail(60)}") from err
     jupyter.wait_until(lambda: jupyter.image_src(page, ".vaew-viewer-map"), 60,
                        what="the cluster map")
@@ -39,14 +30,14 @@ def test_lab_viewer_reclusters_and_shows_gallery(jupyter, page, lab_server):
     assert before >= 2
     map_before = jupyter.image_src(page, ".vaew-viewer-map")
 
-    set_slider(page, "vaew-viewer-min-cluster-size", 200)
+    jupyter.set_slider(page, "vaew-viewer-min-cluster-size", 200)
     jupyter.wait_until(lambda: cluster_count(jupyter, page) != before, 60,
                        what="the cluster count to change after moving min_cluster_size")
     jupyter.wait_until(lambda: jupyter.image_src(page, ".vaew-viewer-map") != map_before, 30,
                        what="the map to be redrawn")
     jupyter.screenshot(page, "viewer_reclustered")
 
-    set_slider(page, "vaew-viewer-min-cluster-size", 10)
+    jupyter.set_slider(page, "vaew-viewer-min-cluster-size", 10)
     jupyter.wait_until(lambda: cluster_count(jupyter, page) == before, 60,
                        what="the original cluster count back")
 
