@@ -11,7 +11,8 @@ file descriptor 2, so Python cannot filter them, and JupyterLab shows them in re
 stderr at once, except the lines ``TF_CPP_MIN_LOG_LEVEL`` asks to drop: absl's
 "before absl::InitializeLog()" notice, and absl-formatted lines (``I0000 12:00:00.1 ...
 file.cc:12] ...``) below that level (1 drops INFO, 2 also WARNING, 3 also ERROR; FATAL
-always passes). Unset, the level counts as vaewidget's default, 2. With level 0 nothing is
+always passes). Unset, the level counts as vaewidget's default, 2. With level 0, or with
+TensorFlow's verbose logging on (``TF_CPP_MAX_VLOG_LEVEL``, ``TF_CPP_VMODULE``), nothing is
 dropped. oneDNN stays on; Python-level output and tracebacks pass unchanged.
 """
 
@@ -55,6 +56,15 @@ class _Filter:
         self.level = level
         self._saved = os.dup(2)
         read_end, write_end = os.pipe()
+        # The import holds the GIL while a library loads, so the pump cannot drain the pipe
+        # then; a roomy pipe (Linux) keeps a chatty library from blocking on a full one.
+        try:
+            import fcntl
+
+            if hasattr(fcntl, "F_SETPIPE_SZ"):
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (ImportError, OSError):
+            pass
         self._read_end = read_end
         os.dup2(write_end, 2)
         os.close(write_end)
@@ -89,6 +99,8 @@ def import_tensorflow() -> None:
     if "tensorflow" in sys.modules:
         return
     level = min_log_level()
+    if os.environ.get("TF_CPP_MAX_VLOG_LEVEL") or os.environ.get("TF_CPP_VMODULE"):
+        level = 0  # verbose logging was asked for: show all of it, unfiltered
     try:
         sys.stderr.flush()
         quiet = _Filter(level) if level > 0 else None
