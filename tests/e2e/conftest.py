@@ -219,14 +219,27 @@ class Jupyter:
         self._wait_idle_kernel(page)
 
     def _wait_idle_kernel(self, page: Any) -> None:
+        """Wait until the notebook in front has its kernel, idle, and no dialog is open."""
         idle = page.locator(
             ".jp-Notebook-ExecutionIndicator[data-status='idle']:visible"
         ).first
+        kernel_name = page.locator(".jp-Toolbar-kernelName:visible").first
+        asked = {"at": 0.0}
 
         def ready() -> bool:
-            return not self.settle_kernel_dialog(page) and idle.is_visible()
+            if self.settle_kernel_dialog(page):
+                return False
+            if kernel_name.count() and "No Kernel" in kernel_name.inner_text():
+                # Lab gave up on its first start request but the server may have the
+                # kernel: reopen the selector (at most every 10 s), which attaches to it.
+                if time.monotonic() - asked["at"] > 10 and self.session_kernel() is not None:
+                    asked["at"] = time.monotonic()
+                    kernel_name.click()
+                return False
+            return idle.is_visible()
 
-        self.wait_until(ready, self.kernel_timeout_ms / 1000, what="an idle kernel")
+        self.wait_until(ready, self.kernel_timeout_ms / 1000, interval=0.5,
+                        what="an idle kernel")
 
     def session_kernel(self, path: str | None = None) -> dict[str, Any] | None:
         """The kernel of the server's session for ``path`` (default: the open notebook)."""
@@ -234,29 +247,38 @@ class Jupyter:
                                      headers={"Authorization": f"token {self.server.token}"})
         with urllib.request.urlopen(req, timeout=30) as r:
             sessions = json.load(r)
-        path = path or getattr(self, "path", "")
+        path = path or self.path
         return next((s.get("kernel") for s in sessions
                      if s.get("path", "").lstrip("/") == path.lstrip("/") and s.get("kernel")),
                     None)
 
     def settle_kernel_dialog(self, page: Any) -> bool:
-        """Close a "Select Kernel" dialog without ever replacing a running kernel.
+        """Answer a "Select Kernel" dialog without ever replacing a running kernel.
 
         On a busy machine Lab sometimes shows this dialog although the server has already
-        started the notebook's kernel (its first start request was slow, so Lab falls back
-        to asking). Accepting it then makes Lab start another kernel and shut the first one
-        down, which interrupts it (jupyter_client sends SIGINT first), often in the middle
-        of an import. So: when the server has a kernel for the notebook, dismiss the dialog
-        (its cancel button changes nothing); only when it has none, accept the default.
-        Returns whether a dialog was open.
+        started the notebook's kernel: Lab's first start request was slow, so it falls back
+        to asking. Accepting the default then starts a second kernel and shuts the first
+        one down, which interrupts it (jupyter_client sends SIGINT first), also while it
+        is still starting or importing. So when the server has a kernel for the notebook,
+        choose exactly that kernel (Lab attaches to it; nothing is started or stopped), or
+        dismiss the dialog if it does not list it yet; only when the server has no kernel,
+        accept the default. Returns whether a dialog was open.
         """
         dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
         if not dialog.count():
             return False
-        if self.session_kernel() is not None:
-            dialog.locator(".jp-mod-reject").first.click()
-        else:
+        kernel = self.session_kernel()
+        if kernel is None:
             dialog.locator(".jp-mod-accept").first.click()
+            return True
+        select = dialog.locator("select").first
+        values = select.evaluate("s => Array.from(s.options).map(o => o.value)")
+        ours = [v for v in values if kernel["id"] in v]
+        if ours:
+            select.select_option(value=ours[0])
+            dialog.locator(".jp-mod-accept").first.click()
+        else:
+            dialog.locator(".jp-mod-reject").first.click()  # changes nothing
         return True
 
     def wait_for_visible(self, page: Any, selector: str, timeout: float | None = None) -> Any:
@@ -282,16 +304,15 @@ class Jupyter:
     def run_all(self, page: Any, attempts: int = 5) -> None:
         """Run > Run All Cells (Lab and Notebook 7), retrying if the click is ignored.
 
-        A click counts as taken once the first prompt changes from ``[ ]:`` or the kernel
-        is busy. Only a click that changed neither within 15 s is repeated, so a slow
-        machine never gets the notebook queued twice.
+        A click counts as taken once the first prompt changes from ``[ ]:`` (Lab marks
+        queued cells at once, however busy the kernel). Only a click that changed nothing
+        within 15 s is repeated, so a slow machine never gets the notebook queued twice.
         """
         # :visible: only the notebook in front, never one in a hidden tab.
         first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt:visible").first
-        busy = page.locator(".jp-Notebook-ExecutionIndicator[data-status='busy']:visible")
 
-        def started() -> bool:
-            return first_prompt.inner_text().strip() not in ("[ ]:", "") or busy.count() > 0
+        def started() -> bool:  # Lab marks a queued cell "[*]:" at once, whatever the kernel
+            return first_prompt.inner_text().strip() not in ("[ ]:", "")
 
         for _ in range(attempts):
             self._wait_idle_kernel(page)  # no dialog open, the kernel there and idle
