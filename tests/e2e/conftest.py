@@ -206,6 +206,7 @@ class Jupyter:
         self.server = server
         self.kernel_timeout_ms = kernel_timeout_ms
         self.path = ""  # the notebook open in the page, relative to the server root
+        self.events: list[str] = []  # what the helper did about kernels, for failure reports
 
     # ----------------------------------------------------------------- opening
     def open_lab(self, page: Any, path: str) -> None:
@@ -234,6 +235,8 @@ class Jupyter:
                 # kernel: reopen the selector (at most every 10 s), which attaches to it.
                 if time.monotonic() - asked["at"] > 10 and self.session_kernel() is not None:
                     asked["at"] = time.monotonic()
+                    self.events.append(f"{time.strftime('%H:%M:%S')} Lab shows No Kernel; "
+                                       "reopening the kernel selector")
                     kernel_name.click()
                 return False
             return idle.is_visible()
@@ -268,12 +271,15 @@ class Jupyter:
         if not dialog.count():
             return False
         kernel = self.session_kernel()
+        self.events.append(f"{time.strftime('%H:%M:%S')} 'Select Kernel' dialog; the server's "
+                           f"kernel for {self.path}: {kernel and kernel['id']}")
         if kernel is None:
             dialog.locator(".jp-mod-accept").first.click()
             return True
         select = dialog.locator("select").first
         values = select.evaluate("s => Array.from(s.options).map(o => o.value)")
         ours = [v for v in values if kernel["id"] in v]
+        self.events.append(f"  options: {values}")
         if ours:
             select.select_option(value=ours[0])
             dialog.locator(".jp-mod-accept").first.click()
@@ -424,4 +430,6 @@ class Jupyter:
 def jupyter(lab_server: LabServer) -> Iterator[Jupyter]:
     helper = Jupyter(lab_server)
     yield helper
+    if helper.events:
+        print("\n".join(["kernel events:", *helper.events]))
     helper.shutdown_kernels()
