@@ -18,6 +18,12 @@ from typing import Any
 # Keras reads the backend once, at import: default to TensorFlow when unset.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ["KERAS_BACKEND"] == "tensorflow":
+    # TensorFlow's C++ logs while it loads, before it reads TF_CPP_MIN_LOG_LEVEL; import it
+    # here with those lines filtered (vaewidget/_quiet_start.py says which and why).
+    from vaewidget._quiet_start import import_tensorflow
+
+    import_tensorflow()
 
 __version__ = "0.1.0"
 

@@ -133,15 +133,6 @@ def cluster_count(jupyter, page) -> int:
     return jupyter.first_int(page, ".vaew-n-clusters")
 
 
-def set_slider(page, css: str, value: int) -> None:
-    """Type a value into an IntSlider's editable readout and commit it."""
-    readout = page.locator(f".{css} .widget-readout").first
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(str(value))
-    page.keyboard.press("Enter")
-
-
 def test_lab_map_lasso_cluster_and_recluster_in_place(jupyter, page, lab_server):
     _copy_notebook(lab_server)
     jupyter.open_lab(page, "viewer.ipynb")
@@ -188,7 +179,7 @@ def test_lab_map_lasso_cluster_and_recluster_in_place(jupyter, page, lab_server)
     canvas.evaluate("c => { c.dataset.vaewTag = 'first'; }")
     before, pixels = cluster_count(jupyter, page), _pixels(canvas)
     assert before >= 2
-    set_slider(page, "vaew-viewer-min-cluster-size", 200)
+    jupyter.set_slider(page, "vaew-viewer-min-cluster-size", 200)
     jupyter.wait_until(lambda: cluster_count(jupyter, page) != before, 60,
                        what="the cluster count to change after moving min_cluster_size")
     jupyter.wait_until(lambda: _changed(pixels, canvas), 30, what="the map to be recoloured")

@@ -296,8 +296,9 @@ def check_cluster_params(params: dict[str, Any]) -> None:
         raise ValueError(f"Expected cluster_selection_method in {SELECTION_METHODS}. "
                          f"Received: cluster_selection_method={method!r}")
     eps = params.get("cluster_selection_epsilon", 0.0)
-    if not isinstance(eps, (int, float, np.number)) or isinstance(eps, bool) or not eps >= 0:
-        raise ValueError("Expected cluster_selection_epsilon to be a number >= 0. "
+    if (not isinstance(eps, (int, float, np.number)) or isinstance(eps, bool)
+            or not 0 <= eps < np.inf):
+        raise ValueError("Expected cluster_selection_epsilon to be a finite number >= 0. "
                          f"Received: cluster_selection_epsilon={eps!r}")
 
 

@@ -68,6 +68,22 @@ class VAEPanel:
         The current model (new weights after :meth:`reset` or a structural change).
     trainer : vaewidget.Trainer or None
         The trainer of the latest run.
+
+    Examples
+    --------
+    >>> from vaewidget import VAEPanel
+    >>> from vaewidget.datasets import load_digits
+    >>> x, y = load_digits()
+    >>> panel = VAEPanel(x[:300], labels=y[:300], latent_dim=2, hidden_units=(16,), epochs=2)
+    >>> panel.state                           # in a notebook, `panel` alone displays it
+    'idle'
+    >>> panel.train().wait(timeout=120)       # what the Train button does
+    True
+    >>> panel.state, len(panel.history["loss"])
+    ('finished', 2)
+    >>> panel.model.embed(x[:5]).shape        # continue in code with the trained model
+    (5, 2)
+    >>> panel.close()
     """
 
     def __init__(self, x: Any, labels: Any = None, *, update_rate: float = 4.0,

@@ -18,7 +18,12 @@ from vaewidget.clustering._defaults import resolve_clustering
 from vaewidget.clustering.explore import suggest_parameters
 from vaewidget.clustering.large import DEFAULT_MAX_FIT
 from vaewidget.clustering.metrics import score_clustering
-from vaewidget.clustering.pipeline import HDBSCAN_KEYS, ClusterPipeline, ClusterResult
+from vaewidget.clustering.pipeline import (
+    HDBSCAN_KEYS,
+    ClusterPipeline,
+    ClusterResult,
+    check_cluster_params,
+)
 from vaewidget.widgets.latent_map import COLOURS, LatentMap, align
 from vaewidget.widgets.viewer_explore import ExploreMixin
 from vaewidget.widgets.viewer_pick import PickMixin, guarded
@@ -93,6 +98,22 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
         The 2-D coordinates drawn.
     selection : ndarray
         Row numbers of the current selection (also ``selection_``).
+
+    Examples
+    --------
+    >>> from vaewidget import VAE, ClusterViewer
+    >>> from vaewidget.datasets import make_manifold_clusters
+    >>> x, y = make_manifold_clusters(300, n_clusters=3, n_features=8)
+    >>> model = VAE.from_data(x, latent_dim=2, hidden_units=(16,), seed=0)
+    >>> model.compile()
+    >>> _ = model.fit(model.prepare(x), epochs=3, verbose=0)
+    >>> viewer = ClusterViewer(model, x, labels=y)  # in a notebook, `viewer` displays it
+    >>> viewer.labels_.shape, viewer.coords_.shape
+    ((300,), (300, 2))
+    >>> viewer.set_params(min_cluster_size=30)      # re-clusters, as the slider does
+    >>> list(viewer.to_dataframe().columns)
+    ['index', 'cluster', 'probability', 'outlier_score', 'x', 'y']
+    >>> viewer.close()
     """
 
     def __init__(self, model_or_clusterer: Any, x: Any, labels: Any = None, *,
@@ -265,6 +286,9 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
         unknown = sorted(set(params) - set(HDBSCAN_OPTIONS))
         if unknown:
             raise ValueError(f"Expected parameters among {HDBSCAN_OPTIONS}. Received: {unknown}")
+        check_cluster_params(params)
+        params = {k: v for k, v in resolve_clustering(
+            {**self.hdbscan_params(), **params}, len(self.x)).items() if k in params}
         w = self.widget
         self._quiet = True
         try:

@@ -94,7 +94,10 @@ class ExploreMixin:
 
     def interpolate_rows(self, a: int, b: int, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` points between the codes of rows ``a`` and ``b``; show them."""
+        from vaewidget.widgets.viewer_pick import _whole_number
+
         n = len(self.x)
+        a, b, steps = (_whole_number(k, v) for k, v in (("a", a), ("b", b), ("steps", steps)))
         if not (0 <= a < n and 0 <= b < n):
             raise ValueError(f"Expected rows in 0..{n - 1}. Received: {a} and {b}")
         frames = self.model.interpolate(self.x[a], self.x[b], steps)

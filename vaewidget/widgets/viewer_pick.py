@@ -8,6 +8,7 @@ reconstructions), the prototype and exemplars, the map's highlight and the expor
 from __future__ import annotations
 
 import html
+import numbers
 import re
 from typing import Any
 
@@ -77,10 +78,11 @@ class PickMixin:
 
         An empty list clears the selection. Returns the rows selected.
         """
-        rows = np.asarray(rows if rows is not None else [], dtype=np.int64).ravel()
+        rows = parse_rows(rows) if isinstance(rows, str) else _row_numbers(
+            rows if rows is not None else [])
         if len(rows) == 0:
             self.clear_selection()
-            return rows
+            return rows.astype(np.int64)
         return self.select_rows(rows)
 
     def select_cluster(self, cluster: int) -> np.ndarray:
@@ -88,7 +90,7 @@ class PickMixin:
         r = self._result
         if r is None:
             raise ValueError("Expected a clustering first. Received none: see the status.")
-        c = int(cluster)
+        c = _whole_number("cluster", cluster)
         if not 0 <= c < r.n_clusters:
             self._selected_cluster = None
             raise ValueError(
@@ -102,14 +104,16 @@ class PickMixin:
         return rows
 
     def select_rows(self, rows: Any) -> np.ndarray:
-        """Select the given row numbers and show them next to their reconstructions."""
-        rows = np.asarray(rows, dtype=np.int64).ravel()
+        """Select the given row numbers (a list, an array or text like ``"3, 17, 42-50"``)
+        and show them next to their reconstructions."""
+        rows = parse_rows(rows) if isinstance(rows, str) else _row_numbers(rows)
         n = len(self.x)
         if len(rows) == 0:
             raise ValueError("Expected at least one row to select. Received: nothing selected.")
         bad = rows[(rows < 0) | (rows >= n)]
         if len(bad):
             raise ValueError(f"Expected row numbers in 0..{n - 1}. Received: {bad[:5].tolist()}")
+        rows = rows.astype(np.int64)
         self._selected_cluster = None
         self._set_selection(rows, f"{len(rows):,} chosen rows")
         return rows
@@ -322,3 +326,25 @@ def parse_rows(text: str) -> np.ndarray:
 
 
 __all__ = ["PickMixin", "guarded", "message_figure", "parse_rows"]
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` as an int, or ValueError: whole numbers only (``3`` or ``3.0``, not ``"3"``)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral) or float(value).is_integer():
+            return int(value)
+    raise ValueError(f"Expected {name} to be a whole number. Received: {name}={value!r}")
+
+
+def _row_numbers(rows: Any) -> np.ndarray:
+    """Row numbers as a 1-D array of whole numbers (range checks are the caller's)."""
+    try:
+        arr = np.asarray(rows).ravel()
+    except (TypeError, ValueError):
+        arr = np.asarray([None])
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        return arr
+    if arr.dtype.kind not in "iu" and len(arr):
+        raise ValueError("Expected row numbers (whole numbers, or text such as '3, 17, 42-50'). "
+                         f"Received: {rows!r}")
+    return arr
