@@ -65,7 +65,7 @@ class ClustersTab:
             self.box.children = [widgets.HTML("<p>Encoding and clustering...</p>")]
             from vaewidget.widgets import ClusterViewer
 
-            self.viewer = ClusterViewer(p.model, p.x, p.labels)
+            self.viewer = ClusterViewer(p.model, p.x, p.labels, files_root=p.files_root)
             self._viewer_model, self._epochs = p.model, epochs
             self.box.children = [self.viewer.widget]
         except Exception as err:  # an optional tab must not break the panel

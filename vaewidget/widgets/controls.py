@@ -173,6 +173,16 @@ class TrainingControls:
             "validation_split": float(self.validation_split.value),
         }
 
+    def values(self) -> dict[str, Any]:
+        """Every control's value as shown (``hidden_units`` as its text)."""
+        return {name: getattr(self, name).value for name in (*MODEL_CONTROLS, *TRAIN_CONTROLS)}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show ``values`` (keyed like :meth:`values`) in the controls."""
+        for name in (*MODEL_CONTROLS, *TRAIN_CONTROLS):
+            if name in values and getattr(self, name).value != values[name]:
+                getattr(self, name).value = values[name]
+
     def set_training(self, training: bool) -> None:
         """Disable what cannot change mid-run; the live controls stay enabled."""
         for name in (*MODEL_CONTROLS, *TRAIN_CONTROLS):

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 from vaewidget._validation import as_float_array, data_kind
+from vaewidget.models import VAE
 from vaewidget.plotting import figure_to_png, history_figure, new_figure
 from vaewidget.widgets._layout import build_layout
+from vaewidget.widgets._panel_files import ACTIVE, FilesMixin, message
 from vaewidget.widgets._parts import (
     STATE_COLOURS,
     StatusLog,
@@ -19,16 +21,21 @@ from vaewidget.widgets._parts import (
     hidden,
     summary_html,
 )
-from vaewidget.widgets._storage import load_model, save_model
+from vaewidget.widgets._paths import check_files_root
 from vaewidget.widgets._throttle import Throttle
-from vaewidget.widgets.controls import STRUCTURAL, TrainingControls, split_options
+from vaewidget.widgets.controls import (
+    STRUCTURAL,
+    TrainingControls,
+    check_values,
+    split_options,
+)
 from vaewidget.widgets.elbo_plot import ELBOPlot
 
-ACTIVE = ("running", "paused", "stopping")
+VAE_ONLY = ("beta", "kl_warmup_epochs")
 TERMINAL = ("stopped", "finished", "failed")
 
 
-class VAEPanel:
+class VAEPanel(FilesMixin):
     """A notebook panel that trains a VAE on ``x`` in the background and plots it live.
 
     Display it as the last expression of a cell. The cell returns at once; training
@@ -46,6 +53,12 @@ class VAEPanel:
         Most of the wall time spent drawing the ELBO plot while training: when a
         draw takes longer (a busy machine), the plot redraws less often, so the
         panel never slows training by more than a few percent.
+    files_root
+        The folder that paths typed into the Save/Load box resolve in (default: the
+        working directory now). A typed path that leads out of it (absolute, ``~``,
+        ``..``, a symbolic link) is refused, so a page served to others (Voila)
+        cannot write or probe files elsewhere. :meth:`save` and :meth:`load` called
+        from code take any path.
     **model_options
         Initial control values: ``architecture``, ``latent_dim``, ``hidden_units``,
         ``reconstruction``, ``beta``, ``kl_warmup_epochs``, ``learning_rate``,
@@ -63,15 +76,19 @@ class VAEPanel:
     ----------
     widget : ipywidgets.VBox
         The root widget.
-    model : vaewidget.VAE
+    model : vaewidget.VAE or vaewidget.Autoencoder
         The current model (new weights after :meth:`reset` or a structural change).
+        A VAE unless an Autoencoder was loaded: then beta and the KL warm-up are
+        hidden, and :meth:`reset` builds a new Autoencoder.
     trainer : vaewidget.Trainer or None
         The trainer of the latest run.
     """
 
     def __init__(self, x: Any, labels: Any = None, *, update_rate: float = 4.0,
-                 plot_share: float = 0.1, **model_options: Any) -> None:
+                 plot_share: float = 0.1, files_root: Any = None,
+                 **model_options: Any) -> None:
         self.x = as_float_array(x, min_rows=2)
+        self.files_root = check_files_root(files_root)
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and (self.labels.ndim != 1 or len(self.labels) != len(self.x)):
             raise ValueError(
@@ -86,6 +103,7 @@ class VAEPanel:
                 f"scaling, conv_filters, activation, l1, l2, noise_std, seed. Received: {sorted(unknown)}"
             )
         self.controls = TrainingControls(data_kind(self.x), values)
+        self._kind: type = VAE  # or Autoencoder, after loading one
         self.model = self._build_model()
         self.trainer: Any = None
         self._past: dict[str, list[float]] = {}
@@ -105,7 +123,6 @@ class VAEPanel:
         self.status = StatusLog()
         self._throttle = Throttle(self._redraw, rate=update_rate, on_error=self._redraw_failed)
         build_layout(self)
-        self.controls.epochs.observe(lambda _: self._idle_labels(), "value")
         self._idle_labels()
         self._sync()
         self.status.add(f"Ready: {len(self.x):,} rows. Set the options and click Train.")
@@ -131,11 +148,16 @@ class VAEPanel:
 
     @property
     def history(self) -> dict[str, list[float]]:
-        """Per-epoch metrics of every run on the current weights (a copy)."""
+        """Per-epoch metrics of every run on the current weights (a copy): one value
+        per epoch in every list, NaN where a run did not record that metric (for
+        example ``val_loss`` of a run without validation)."""
         merged = {k: list(v) for k, v in self._past.items()}
         if self.trainer is not None and self.trainer.model is self.model:
-            for k, v in self.trainer.history.items():
-                merged.setdefault(k, []).extend(v)
+            new = self.trainer.history
+            before, added = self._offset(), len(new.get("loss", []))
+            for k in merged.keys() | new.keys():
+                merged[k] = (merged.get(k) or [math.nan] * before) + (
+                    new.get(k) or [math.nan] * added)
         return merged
 
     def train(self) -> Any:
@@ -154,7 +176,7 @@ class VAEPanel:
         try:
             return self._start_run()
         except Exception as err:  # show every failure in the panel and stay usable
-            self.status.add(_message(err), "error")
+            self.status.add(message(err), "error")
             return None
         finally:
             self._starting = False
@@ -183,7 +205,7 @@ class VAEPanel:
         try:
             self.model = self._build_model()
         except Exception as err:
-            self.status.add(_message(err), "error")
+            self.status.add(message(err), "error")
             return
         self.trainer, self._past, self._recon = None, {}, None
         self.clusters.forget()
@@ -195,42 +217,6 @@ class VAEPanel:
         self._sync()
         self._idle_labels()
         self.status.add("Reset: new weights, empty history.")
-
-    def save(self, path: str) -> None:
-        """Save the model (``.keras``) and its history (``.history.json`` beside it)."""
-        if self.state in ACTIVE:
-            self.status.add("Stop training before saving.", "warning")
-            return
-        try:
-            model_path, history_path = save_model(self.model, self.history, path)
-        except Exception as err:
-            self.status.add(_message(err), "error")
-            return
-        self.status.add(f"Saved the model to {model_path} and its history to {history_path.name}.")
-
-    def load(self, path: str) -> None:
-        """Load a model and history written by :meth:`save`; it must fit this data."""
-        if self.state in ACTIVE:
-            self.status.add("Stop training before loading a model.", "warning")
-            return
-        try:
-            model, history = load_model(path)
-            model.preparer.check(self.x[:2])
-        except Exception as err:
-            self.status.add(_message(err), "error")
-            return
-        self.model, self.trainer, self._past = model, None, history
-        self.clusters.forget()
-        self.plot.set_history(history)
-        self.data_box.value = self._summary()
-        self._sync_controls_to_model()
-        self._recon = model.reconstruct(self.x[self._recon_idx])
-        self._render_recon()
-        self.refresh()
-        self._show_final()
-        self._sync()
-        self._idle_labels()
-        self.status.add(f"Loaded {path}: {len(history.get('loss', []))} epochs of history.")
 
     def refresh(self) -> None:
         """Redraw progress, plots and reconstructions now (they also redraw by themselves)."""
@@ -257,12 +243,16 @@ class VAEPanel:
 
     # ------------------------------------------------------------------ runs
     def _build_model(self) -> Any:
-        from vaewidget.models import VAE
-
         options = self.controls.model_options()
-        model = VAE.from_data(self.x, **options, **self._passthrough)
         self._model_options = {k: options[k] for k in STRUCTURAL}
-        return model
+        if not self._kind.variational:
+            options = {k: v for k, v in options.items() if k not in VAE_ONLY}
+        return self._kind.from_data(self.x, **options, **self._passthrough)
+
+    def _show_kind(self) -> None:
+        """Hide beta and the KL warm-up for an Autoencoder (its loss has no KL term)."""
+        for name in VAE_ONLY:
+            hidden(getattr(self.controls, name), not self._kind.variational)
 
     def _start_run(self) -> Any:
         options = self.controls.model_options()
@@ -291,27 +281,32 @@ class VAEPanel:
             trainer = None
         # A fresh Trainer counts epochs from 0; after Load, the loaded epochs (in _past)
         # already count towards the warm-up, so only the rest of it is left.
-        warmup = options["kl_warmup_epochs"]
+        variational = self.model.variational
+        if variational:
+            warmup = options["kl_warmup_epochs"]
+            if trainer is None:
+                warmup = max(0, warmup - self._offset())
+            self.model.kl_warmup_epochs = warmup
+            if not warmup:
+                self.model.kl_weight.assign(1.0)
         if trainer is None:
-            warmup = max(0, warmup - self._offset())
-        self.model.kl_warmup_epochs = warmup
-        if not warmup:
-            self.model.kl_weight.assign(1.0)
-        if trainer is None:
-            self.model.beta.assign(options["beta"])
+            if variational:
+                self.model.beta.assign(options["beta"])
             trainer = self._new_trainer(train)
         else:
             trainer.epochs = train["epochs"]
             trainer.batch_size = train["batch_size"]
             trainer.learning_rate = train["learning_rate"]
-            trainer.beta = options["beta"]
+            if variational:
+                trainer.beta = options["beta"]
         self.trainer = trainer
         self._run_start = trainer.epochs_done
         hidden(self.final_image, True)
         trainer.start()
+        beta = f", beta {options['beta']:g}" if variational else ""
         self.status.add(
             f"Training {train['epochs']} epochs, batch size {train['batch_size']}, "
-            f"learning rate {train['learning_rate']:.2g}, beta {options['beta']:g}."
+            f"learning rate {train['learning_rate']:.2g}{beta}."
         )
         return trainer
 
@@ -323,18 +318,6 @@ class VAEPanel:
         trainer.on_epoch(self._on_epoch)
         trainer.on_state(self._on_state)
         return trainer
-
-    def _sync_controls_to_model(self) -> None:
-        m = self.model
-        c = self.controls
-        arch = m.architecture if m.architecture in [v for _, v in c.architecture.options] else "auto"
-        c.architecture.value = arch
-        c.latent_dim.value = m.latent_dim
-        c.hidden_units.value = ", ".join(str(u) for u in m.hidden_units)
-        c.reconstruction.value = m.preparer.reconstruction
-        c.beta.value = float(np.asarray(m.beta))
-        c.kl_warmup_epochs.value = m.kl_warmup_epochs
-        self._model_options = {k: c.model_options()[k] for k in STRUCTURAL}
 
     # --------------------------------------------- trainer callbacks (training thread)
     def _offset(self) -> int:
@@ -412,7 +395,7 @@ class VAEPanel:
         return self.plot.dirty
 
     def _redraw_failed(self, err: BaseException) -> None:
-        self.status.add(f"Could not redraw the plots: {_message(err)}", "error")
+        self.status.add(f"Could not redraw the plots: {message(err)}", "error")
 
     def _render_recon(self) -> None:
         recon, self._recon = self._recon, None
@@ -442,15 +425,22 @@ class VAEPanel:
         self.controls.set_training(busy)
 
     # --------------------------------------------------------------- live controls
-    def _on_learning_rate(self, change: dict[str, Any]) -> None:
-        if self.state in ACTIVE:
-            self.trainer.learning_rate = float(change["new"])
-            self.status.add(f"Learning rate set to {change['new']:.2g} from the next batch.")
+    def _on_control(self, name: str, change: dict[str, Any]) -> None:
+        """A control changed: check it, apply a live one to the running trainer.
 
-    def _on_beta(self, change: dict[str, Any]) -> None:
-        if self.state in ACTIVE:
-            self.trainer.beta = float(change["new"])
-            self.status.add(f"beta set to {change['new']:g} from the next batch.")
+        Raises for a value it cannot take; the caller (``_layout.guard``) shows the
+        error in the status area and puts the control back.
+        """
+        check_values(self.controls.values())
+        value = change["new"]
+        if name == "epochs":
+            self._idle_labels()
+        elif name == "learning_rate" and self.state in ACTIVE:
+            self.trainer.learning_rate = float(value)
+            self.status.add(f"Learning rate set to {value:.2g} from the next batch.")
+        elif name == "beta" and self.state in ACTIVE and self.trainer.beta is not None:
+            self.trainer.beta = float(value)
+            self.status.add(f"beta set to {value:g} from the next batch.")
 
     def _on_log_scale(self, change: dict[str, Any]) -> None:
         self.plot.log_scale = bool(change["new"])
@@ -465,11 +455,6 @@ class VAEPanel:
     def viewer(self) -> Any:
         """The :class:`~vaewidget.ClusterViewer` of the Clusters tab, once it exists."""
         return self.clusters.viewer
-
-
-def _message(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    return text if isinstance(err, ValueError) else f"{type(err).__name__}: {text}"
 
 
 def _final_numbers(history: dict[str, list[float]]) -> str:

@@ -15,6 +15,7 @@ from vaewidget.clustering.large import DEFAULT_MAX_FIT, LatentClustering, cluste
 from vaewidget.clustering.metrics import score_clustering
 from vaewidget.plotting import figure_to_png
 from vaewidget.widgets._cluster_plots import draw_condensed_tree, draw_map, message_figure
+from vaewidget.widgets._paths import check_files_root
 from vaewidget.widgets.viewer_pick import PickMixin, guarded
 from vaewidget.widgets.viewer_ui import ClusterViewerWidget
 from vaewidget.widgets.viewer_watch import WatchMixin
@@ -53,6 +54,10 @@ class ClusterViewer(PickMixin, WatchMixin):
         approximate prediction (:func:`vaewidget.clustering.large.cluster_latent`).
     random_state
         Seed of subsamples, UMAP and PCA.
+    files_root
+        The folder that the CSV file name typed in the Export tab resolves in
+        (default: the working directory now); a name leading out of it is refused.
+        :meth:`save_csv` called from code takes any path.
     **hdbscan_options
         Initial ``min_cluster_size``, ``min_samples`` (``None``: same as
         min_cluster_size), ``cluster_selection_method`` and
@@ -76,7 +81,8 @@ class ClusterViewer(PickMixin, WatchMixin):
 
     def __init__(self, model_or_clusterer: Any, x: Any, labels: Any = None, *,
                  space: str = "auto", view: str = "auto", max_fit: int | None = DEFAULT_MAX_FIT,
-                 random_state: int | None = 0, **hdbscan_options: Any) -> None:
+                 random_state: int | None = 0, files_root: Any = None,
+                 **hdbscan_options: Any) -> None:
         unknown = sorted(set(hdbscan_options) - set(HDBSCAN_OPTIONS))
         if unknown:
             raise ValueError(f"Expected options among {HDBSCAN_OPTIONS}. Received: {unknown}")
@@ -86,6 +92,7 @@ class ClusterViewer(PickMixin, WatchMixin):
             raise ValueError(f"Expected view in ('auto', 'pca', 'umap'). Received: {view!r}")
         self.model, self._source = _resolve_model(model_or_clusterer)
         self.x = as_float_array(x, name="x", min_rows=3)
+        self.files_root = check_files_root(files_root)
         n = len(self.x)
         self.max_fit, self.random_state = max_fit, random_state
         self._lock = threading.RLock()

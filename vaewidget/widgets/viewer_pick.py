@@ -79,7 +79,7 @@ class PickMixin:
 
     def select_rows(self, rows: Any) -> np.ndarray:
         """Select the given row numbers and show them next to their reconstructions."""
-        rows = np.asarray(rows, dtype=np.int64).ravel()
+        rows = _row_numbers(rows)
         n = len(self.x)
         if len(rows) == 0:
             raise ValueError("Expected at least one row to select. Received: nothing selected.")
@@ -309,28 +309,63 @@ class PickMixin:
         })
 
     def save_csv(self, path: str = "clusters.csv") -> str:
-        """Write :meth:`to_dataframe` to ``path`` (CSV); return the absolute path."""
+        """Write :meth:`to_dataframe` to ``path`` (CSV, any path); return the absolute path.
+
+        The Export tab's button resolves the typed name inside ``files_root`` first.
+        """
         import os
 
-        if not str(path).strip():
-            raise ValueError("Expected a file name. Received: an empty name.")
+        if path is None or not str(path).strip():
+            raise ValueError("Expected a CSV file name. Received: an empty name.")
         path = os.path.abspath(os.path.expanduser(str(path).strip()))
-        self.to_dataframe().to_csv(path, index=False)
+        table = self.to_dataframe()
+        try:
+            table.to_csv(path, index=False)
+        except OSError as err:
+            raise ValueError(
+                f"Expected a CSV file path that can be written. Received: {path!r} "
+                f"({err.strerror or type(err).__name__})."
+            ) from None
         return path
 
     def _on_save(self) -> None:
         import base64
 
+        from vaewidget.widgets._paths import resolve_typed, shown
+
         w = self.widget
-        path = self.save_csv(w.filename.value)
+        target = resolve_typed(w.filename.value, self.files_root, example="clusters.csv")
+        name = shown(target, self.files_root)
+        try:
+            self.save_csv(str(target))
+        except ValueError:
+            raise ValueError(f"Expected a CSV file name that can be written in the files "
+                             f"folder. Received: {name!r}.") from None
         link = ""
         if len(self.x) <= 200_000:
             data = base64.b64encode(self.to_dataframe().to_csv(index=False).encode()).decode()
-            name = html.escape(path.rsplit("/", 1)[-1])
-            link = (f" &middot; <a download='{name}' href='data:text/csv;base64,{data}'>"
-                    "download</a>")
-        w.export_info.value = f"Saved {len(self.x):,} rows to {html.escape(path)}{link}"
-        w.show_status(f"Saved {len(self.x):,} rows to {path}")
+            link = (f" &middot; <a download='{html.escape(target.name)}' "
+                    f"href='data:text/csv;base64,{data}'>download</a>")
+        w.export_info.value = f"Saved {len(self.x):,} rows to {html.escape(name)}{link}"
+        w.show_status(f"Saved {len(self.x):,} rows to {name}")
+
+
+def _row_numbers(rows: Any) -> np.ndarray:
+    """Row numbers as int64: integers, or whole floats; a clear ValueError for the rest."""
+    expected = "Expected row numbers: integers such as [3, 17, 42]"
+    if isinstance(rows, (str, bytes)):
+        raise ValueError(f"{expected} (parse_rows reads text like '3, 17, 42-50'). "
+                         f"Received: {rows!r}")
+    try:
+        arr = np.asarray(rows)
+    except ValueError as err:
+        raise ValueError(f"{expected}. Received: {rows!r} ({err})") from None
+    arr = arr.ravel()
+    if arr.size and arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        arr = arr.astype(np.int64)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise ValueError(f"{expected}. Received: dtype={arr.dtype}, e.g. {arr[0]!r}")
+    return arr.astype(np.int64)
 
 
 def parse_rows(text: str) -> np.ndarray:
