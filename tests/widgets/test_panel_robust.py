@@ -142,6 +142,7 @@ def test_an_autoencoder_loads_and_trains_with_beta_hidden(files, x):
     assert level == "info" and "Loaded the Autoencoder in ae.keras" in text, p.status.text
     assert isinstance(p.model, Autoencoder)
     assert c.beta.layout.display == "none" and c.kl_warmup_epochs.layout.display == "none"
+    assert c.latent_dim.layout.display != "none" and c.epochs.layout.display != "none"
     assert p.train().wait(120) and p.state == "finished", p.status.text
     assert p.trainer.beta is None and len(p.history["loss"]) == 1
     c.beta.value = 3.0  # hidden, and harmless

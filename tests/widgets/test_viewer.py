@@ -114,7 +114,8 @@ def test_export_columns_and_csv(viewer, tmp_path):
     np.testing.assert_array_equal(df["cluster"], viewer.labels_)
     np.testing.assert_allclose(df[["x", "y"]], viewer.coords_)
     w = viewer.widget
-    w.filename.value = str(tmp_path / "out.csv")
+    viewer.files_root = tmp_path.resolve()  # typed names resolve there (files_root)
+    w.filename.value = "out.csv"
     w.save_csv.click()
     back = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(back["cluster"], viewer.labels_)

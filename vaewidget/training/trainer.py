@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 
+from vaewidget.training._tf_memory import forget_allreduce_gradients
 from vaewidget.training.callbacks import TrainerCallback, forget_skip
 from vaewidget.training.checkpoints import BestTracker, check_checkpoint_path
 from vaewidget.training.finite import model_nonfinite
@@ -393,6 +394,7 @@ class Trainer:
                                f"were put back.\n\n{rest}")
         finally:
             forget_skip(self._model)
+            forget_allreduce_gradients()  # else TensorFlow keeps every traced step
             self._progress.end_run()
             release_model(self._model, self)
             self._state.set(final, allowed=ACTIVE)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from vaewidget.training._tf_memory import clear_kernel_cache
 from vaewidget.widgets._paths import resolve_typed, shown
 from vaewidget.widgets._storage import load_model, save_model
 from vaewidget.widgets.controls import STRUCTURAL, TrainingControls, check_values
@@ -72,6 +73,7 @@ class FilesMixin:
             self._redisplay(old, None)
             self.status.add(f"Did not load {_name or path}: {message(err)}", "error")
             return
+        clear_kernel_cache()  # the old model is gone: TensorFlow's cached kernels are stale
         kind = type(model).__name__
         note = " (beta and the KL warm-up do not apply: hidden)" if not model.variational else ""
         self.status.add(f"Loaded the {kind} in {_name or path}{note}: "

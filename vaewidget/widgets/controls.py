@@ -111,7 +111,7 @@ class TrainingControls:
                 f"Expected architecture in {tuple(v for _, v in arch)} for {kind} data. "
                 f"Received: architecture={values['architecture']!r}"
             )
-        common = {"style": _STYLE, "layout": widgets.Layout(**_LAYOUT)}
+        common = {"style": _STYLE, "layout": _LAYOUT}  # a dict: one Layout per control
         self.architecture = widgets.Dropdown(
             options=arch, value=values["architecture"], description="architecture", **common)
         self.latent_dim = widgets.BoundedIntText(

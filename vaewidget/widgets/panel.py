@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
-import time
+import weakref
 from typing import Any
 
 import numpy as np
 
 from vaewidget._validation import as_float_array, data_kind
 from vaewidget.models import VAE
-from vaewidget.plotting import figure_to_png, history_figure, new_figure
+from vaewidget.plotting import new_figure
+from vaewidget.training._tf_memory import clear_kernel_cache
 from vaewidget.widgets._layout import build_layout
 from vaewidget.widgets._panel_files import ACTIVE, FilesMixin, message
+from vaewidget.widgets._panel_view import ViewMixin
 from vaewidget.widgets._parts import (
-    STATE_COLOURS,
     StatusLog,
-    duration,
+    close_tree,
     hidden,
     summary_html,
 )
@@ -26,16 +28,27 @@ from vaewidget.widgets._throttle import Throttle
 from vaewidget.widgets.controls import (
     STRUCTURAL,
     TrainingControls,
-    check_values,
     split_options,
 )
 from vaewidget.widgets.elbo_plot import ELBOPlot
 
 VAE_ONLY = ("beta", "kl_warmup_epochs")
+#: Panels whose threads may run; stopped at interpreter exit (see below).
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_panels() -> None:
+    # A script that never closes its panel exits with the training thread and the
+    # redraw thread (which reconstructs images with TensorFlow) still running; a
+    # daemon thread inside TensorFlow at teardown can abort the process ("terminate
+    # called without an active exception"). Stop and join them first.
+    for panel in list(_LIVE):
+        panel._stop_threads(10.0)
 TERMINAL = ("stopped", "finished", "failed")
 
 
-class VAEPanel(FilesMixin):
+class VAEPanel(FilesMixin, ViewMixin):
     """A notebook panel that trains a VAE on ``x`` in the background and plots it live.
 
     Display it as the last expression of a cell. The cell returns at once; training
@@ -123,6 +136,7 @@ class VAEPanel(FilesMixin):
         self.status = StatusLog()
         self._throttle = Throttle(self._redraw, rate=update_rate, on_error=self._redraw_failed)
         build_layout(self)
+        _LIVE.add(self)
         self._idle_labels()
         self._sync()
         self.status.add(f"Ready: {len(self.x):,} rows. Set the options and click Train.")
@@ -225,10 +239,19 @@ class VAEPanel(FilesMixin):
 
     def close(self) -> None:
         """Stop training, the redraw thread and the widgets."""
+        self._stop_threads(30.0)
+        self.clusters.forget()
+        close_tree(self.widget)
+
+    def _stop_threads(self, timeout: float) -> None:
         if self.state in ("running", "paused"):
-            self.trainer.stop(wait=True, timeout=30)
+            self.trainer.stop(wait=True, timeout=timeout)
         self._throttle.close()
-        self.widget.close()
+        self._throttle.join(timeout)
+        viewer = self.clusters.viewer
+        if viewer is not None:
+            viewer.detach()
+        _LIVE.discard(self)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -243,6 +266,7 @@ class VAEPanel(FilesMixin):
 
     # ------------------------------------------------------------------ runs
     def _build_model(self) -> Any:
+        clear_kernel_cache()  # a model is replaced: TensorFlow's cached kernels are stale
         options = self.controls.model_options()
         self._model_options = {k: options[k] for k in STRUCTURAL}
         if not self._kind.variational:
@@ -357,94 +381,6 @@ class VAEPanel(FilesMixin):
                 self.status.add(f"Finished {n} epochs{early}. {_final_numbers(self.history)}")
             self._final_due = self._clusters_due = True
             self._throttle.poke()
-
-    # ------------------------------------------------------------ UI side (throttled)
-    def _redraw(self) -> bool:
-        trainer = self.trainer
-        if trainer is not None:
-            p = trainer.progress
-            done = self._epochs_done()
-            total = max(self._offset() + int(p.get("epochs") or 0), done, 1)
-            batches = max(int(p.get("batches") or 1), 1)
-            batch = min(int(p.get("batch") or 0), batches)
-            self.epoch_bar.max, self.epoch_bar.value = total, done
-            self.batch_bar.max, self.batch_bar.value = batches, batch
-            self.epoch_label.value = f"Epoch {done} / {total}"
-            self.batch_label.value = f"Batch {batch} / {batches}"
-            speed = p.get("samples_per_s") or 0.0
-            eta = duration(p.get("eta_s")) if trainer.state in ACTIVE else "-"
-            self.speed_label.value = f"{speed:,.0f} samples/s &middot; ETA {eta}"
-        now = time.monotonic()
-        final = self._final_due
-        if self.plot.dirty and (final or now >= self._next_plot):
-            self.plot.render()
-            self._next_plot = now + self.plot.mean_cost / self.plot_share
-        if self._recon_due:
-            self._recon_due = False
-            # Inference only (latent means, no sampling) while the training thread updates
-            # the weights: reads of TF variables are safe, and a half-updated step is harmless.
-            self._recon = self.model.reconstruct(self.x[self._recon_idx])
-        if self._recon is not None:
-            self._render_recon()
-        if final:
-            self._final_due = False
-            self._show_final()
-        if self._clusters_due:
-            self._clusters_due = False
-            self.clusters.update()
-        return self.plot.dirty
-
-    def _redraw_failed(self, err: BaseException) -> None:
-        self.status.add(f"Could not redraw the plots: {message(err)}", "error")
-
-    def _render_recon(self) -> None:
-        recon, self._recon = self._recon, None
-        self.recon.update(recon)
-
-    def _show_final(self) -> None:
-        history = self.history
-        if not history.get("loss"):
-            return
-        history_figure(history, log_scale=self.log_scale.value, fig=self._final_fig)
-        self.final_image.value = figure_to_png(self._final_fig)
-        hidden(self.final_image, False)
-
-    def _sync(self) -> None:
-        state = self.state
-        busy = self._starting or state in ACTIVE
-        colour = STATE_COLOURS.get(state, "#555")
-        self.state_label.value = (f"<span class='vaew-state-value' data-state='{state}' "
-                                  f"style='color:{colour};font-weight:bold'>{state}</span>")
-        self.train_button.disabled = busy
-        self.pause_button.disabled = state not in ("running", "paused")
-        self.pause_button.description = "Resume" if state == "paused" else "Pause"
-        self.pause_button.icon = "play" if state == "paused" else "pause"
-        self.stop_button.disabled = state not in ("running", "paused")
-        for b in (self.reset_button, self.save_button, self.load_button):
-            b.disabled = busy
-        self.controls.set_training(busy)
-
-    # --------------------------------------------------------------- live controls
-    def _on_control(self, name: str, change: dict[str, Any]) -> None:
-        """A control changed: check it, apply a live one to the running trainer.
-
-        Raises for a value it cannot take; the caller (``_layout.guard``) shows the
-        error in the status area and puts the control back.
-        """
-        check_values(self.controls.values())
-        value = change["new"]
-        if name == "epochs":
-            self._idle_labels()
-        elif name == "learning_rate" and self.state in ACTIVE:
-            self.trainer.learning_rate = float(value)
-            self.status.add(f"Learning rate set to {value:.2g} from the next batch.")
-        elif name == "beta" and self.state in ACTIVE and self.trainer.beta is not None:
-            self.trainer.beta = float(value)
-            self.status.add(f"beta set to {value:g} from the next batch.")
-
-    def _on_log_scale(self, change: dict[str, Any]) -> None:
-        self.plot.log_scale = bool(change["new"])
-        self.plot.render()
 
     # -------------------------------------------------------------------- clusters
     def _on_tab(self, change: dict[str, Any]) -> None:

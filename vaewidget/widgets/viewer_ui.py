@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import traitlets
 
-_WIDE = widgets.Layout(width="340px")
+_WIDE = {"width": "340px"}  # a dict: each widget gets its own Layout (closed with it)
 _STYLE = {"description_width": "150px"}
 
 

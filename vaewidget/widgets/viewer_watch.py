@@ -9,8 +9,20 @@ never pile up work. Widgets are updated by trait sets only, which is safe from a
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from typing import Any
+
+#: Viewers whose worker thread may run; detached at interpreter exit, so no daemon
+#: thread is inside TensorFlow or numba while the process tears down.
+_WATCHING: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _detach_all() -> None:
+    for viewer in list(_WATCHING):
+        viewer.detach()
 
 
 class WatchMixin:
@@ -56,6 +68,7 @@ class WatchMixin:
             self._worker = threading.Thread(target=self._work, name="vaewidget-viewer-watch",
                                             daemon=True)
             self._worker.start()
+        _WATCHING.add(self)
 
     def detach(self) -> None:
         """Stop watching the trainer (the worker thread ends)."""
@@ -70,11 +83,14 @@ class WatchMixin:
         self._worker = None
         self._wake.clear()
         self.widget.watch_every.disabled = True
+        _WATCHING.discard(self)
 
     def close(self) -> None:
-        """Detach and close the widgets."""
+        """Detach and close every widget of the viewer (they are freed in the kernel)."""
+        from vaewidget.widgets._parts import close_tree
+
         self.detach()
-        self.widget.close()
+        close_tree(self.widget)
 
     def _on_every(self, change: dict[str, Any]) -> None:
         self._every = int(change["new"])
