@@ -275,3 +275,27 @@ def test_a_bad_hidden_size_typed_is_put_back(panel):
     panel.controls.hidden_units.value = "32, -4"
     assert panel.controls.hidden_units.value == before
     assert "Expected hidden sizes" in panel.status.messages[0][2]
+
+
+def test_train_reset_cycles_free_the_old_model_and_its_viewer(x, files):
+    """Reset with the Clusters tab open: the old model and viewer are freed (issue 16)."""
+    import gc
+    import weakref
+
+    from ipywidgets.widgets.widget import _instances
+
+    p = VAEPanel(x, epochs=1, files_root=files, **SMALL)
+    p.tab.selected_index = 1
+    counts, models = [], []
+    for _ in range(3):
+        assert p.train().wait(120) and p.state == "finished", p.status.text
+        assert wait_for(lambda: p.viewer is not None, 180), p.status.text
+        models.append(weakref.ref(p.model))
+        p.reset()
+        gc.collect()
+        counts.append(len(_instances))
+    # No widget callback keeps an old model alive (the redraw thread may hold the last
+    # one for a moment, while it finishes a redraw).
+    assert wait_for(lambda: gc.collect() >= 0 and all(ref() is None for ref in models), 30)
+    assert counts[2] == counts[1]  # the replaced viewer's ~180 widgets were closed
+    p.close()
