@@ -166,7 +166,8 @@ def test_export_columns_and_csv(viewer, tmp_path):
     assert list(pd.read_csv(tmp_path / "picked.csv")["index"]) == [9, 4]
     viewer.widget.export_selection.value = False
     w = viewer.widget
-    w.filename.value = str(tmp_path / "out.csv")
+    viewer.files_root = tmp_path.resolve()  # typed names resolve there (files_root)
+    w.filename.value = "out.csv"
     w.save_csv.click()
     back = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(back["cluster"], viewer.labels_)

@@ -52,7 +52,7 @@ class Autoencoder(BaseAutoencoder):
             reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction), sample_weight
         )
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
-        return recon + self._regularization(batch)
+        return recon + self._regularization(batch) + self._weights_guard()
 
     def encode(self, x: Any, batch_size: int = 2048) -> np.ndarray:
         """Return the code of ``x`` as a numpy array (the autoencoder has no variance)."""

@@ -171,6 +171,15 @@ class BaseAutoencoder(keras.Model):
         self.regularization_tracker.update_state(reg, sample_weight=batch)
         return reg
 
+    def _weights_guard(self):
+        # 0.0 while every trainable weight is finite, else NaN or inf, added to the loss.
+        # oneDNN's fused MatMul+BiasAdd+Relu (TensorFlow's CPU default) turns NaN
+        # activations into 0, so NaN weights can leave the loss finite and falling;
+        # this makes every NaN/inf weight show in the loss, at the cost of one read
+        # of the weights per step, outside the gradient.
+        total = ops.stop_gradient(sum(ops.sum(w) for w in self.trainable_variables))
+        return ops.where(ops.isfinite(total), ops.zeros_like(total), total)
+
     def compile(self, optimizer: Any = None, **kwargs: Any) -> None:
         """Keras ``compile``; the optimizer defaults to ``Adam(learning_rate=1e-3)``.
 

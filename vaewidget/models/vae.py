@@ -150,7 +150,7 @@ class VAE(BaseAutoencoder):
         )
         kl = self._batch_mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]), sample_weight)
         weighted_kl = self.beta * self.kl_weight * kl
-        total = recon + weighted_kl + self._regularization(batch)
+        total = recon + weighted_kl + self._regularization(batch) + self._weights_guard()
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
         self.kl_tracker.update_state(kl, sample_weight=batch)
         self.weighted_kl_tracker.update_state(weighted_kl, sample_weight=batch)

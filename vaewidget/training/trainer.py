@@ -11,8 +11,10 @@ from typing import Any
 
 import keras
 
+from vaewidget.training._tf_memory import forget_allreduce_gradients
 from vaewidget.training.callbacks import TrainerCallback, forget_skip
 from vaewidget.training.checkpoints import BestTracker, check_checkpoint_path
+from vaewidget.training.finite import model_nonfinite
 from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
 from vaewidget.training.setup import check_options, load_checkpoint, split_data
 from vaewidget.training.state import (
@@ -399,8 +401,14 @@ class Trainer:
             # fit was interrupted: drop the validation iterator it caches between epochs.
             if getattr(self._model, "_eval_epoch_iterator", None) is not None:
                 self._model._eval_epoch_iterator = None
+            if callback is not None and model_nonfinite(self._model):
+                callback.restore_good()  # never leave NaN weights behind a failure
+                head, _, rest = self._error.partition("\n\n")
+                self._error = (f"{head} The weights held NaN or inf; the last good ones "
+                               f"were put back.\n\n{rest}")
         finally:
             forget_skip(self._model)
+            forget_allreduce_gradients()  # else TensorFlow keeps every traced step
             self._progress.end_run()
             release_model(self._model, self)
             self._state.set(final, allowed=ACTIVE)
@@ -428,6 +436,7 @@ class Trainer:
         )
 
     def _conclude(self, callback: TrainerCallback) -> str:
+        callback.final_check()  # NaN/inf weights that no loss showed end the run too
         if callback.outcome == "nonfinite":
             callback.restore_good()
             self._error = callback.nonfinite_message(self.learning_rate)
