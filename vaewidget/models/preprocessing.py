@@ -216,6 +216,12 @@ class DataPreparer:
         out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
         return out.reshape((arr.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
 
+    def scale_rows(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`transform` without the checks, for float32 rows already validated
+        (as a :class:`~vaewidget.data.DataSource` returns them)."""
+        out = (rows - self._broadcast(self.offset_, rows)) / self._broadcast(self.scale_, rows)
+        return out.reshape((rows.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
+
     def inverse_transform(self, x: Any) -> np.ndarray:
         """Map model-space data back to the original units and shape."""
         self._require_fitted()
