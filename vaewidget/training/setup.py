@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from vaewidget.training.checkpoints import read_record
 
@@ -85,37 +84,17 @@ def check_options(
     return out
 
 
-def split_data(
-    model: Any, x: Any, validation_split: Any, validation_data: Any
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Prepare ``x`` (and validation data) with the model's own preparation.
+def split_data(model: Any, x: Any, validation_split: Any, validation_data: Any) -> Any:
+    """Check ``x`` (and validation data) against the model and choose how to feed ``fit``.
 
-    Without ``validation_data``, a random ``validation_split`` fraction of the
-    rows (seeded by ``model.seed``, or 0, so it is the same every time) is held out.
+    Rows in memory are prepared once with the model's own preparation, and without
+    ``validation_data`` a random ``validation_split`` fraction of them (seeded by
+    ``model.seed``, or 0, so it is the same every time) is held out. Other sources
+    are streamed, with whole blocks held out. See :mod:`vaewidget.training.data`.
     """
-    prepared = model.prepare(x)
-    if validation_data is not None:
-        return prepared, model.preparer.transform(validation_data, name="validation_data")
-    try:
-        split = float(validation_split)
-    except (TypeError, ValueError):
-        split = math.nan
-    if not (0.0 <= split < 1.0):
-        raise ValueError(
-            f"Expected 0 <= validation_split < 1. Received: validation_split={validation_split!r}"
-        )
-    if split == 0.0:
-        return prepared, None
-    n = len(prepared)
-    n_val = max(1, round(split * n))
-    if n - n_val < 1:
-        raise ValueError(
-            f"Expected at least one training row after holding out validation_split="
-            f"{split:g}. Received: x with {n} rows. Use more rows or validation_split=0."
-        )
-    seed = model.seed if model.seed is not None else 0
-    order = np.random.default_rng(seed).permutation(n)
-    return prepared[np.sort(order[n_val:])], prepared[np.sort(order[:n_val])]
+    from vaewidget.training.data import training_data
+
+    return training_data(model, x, validation_split, validation_data)
 
 
 def load_checkpoint(path: Any) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
