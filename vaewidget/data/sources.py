@@ -206,15 +206,14 @@ class NpySource(DataSource):
         shape, dtype = probe.shape, probe.dtype
         del probe
         _check_dtype(dtype, name or self.path)
-        if self.fortran and len(shape) > 1:
-            raise ValueError(
-                f"Expected a C-ordered .npy file (rows contiguous). Received: {self.path!r} "
-                "in Fortran order; save it with np.save(path, np.ascontiguousarray(x))."
-            )
         super().__init__(shape[0] if shape else 0, shape[1:], dtype, name or self.path,
                          chunk_rows=chunk_rows)
 
-    def _map(self, start: int, stop: int) -> np.memmap:
+    def _map(self, start: int, stop: int) -> np.ndarray:
+        if self.fortran:  # columns are contiguous: map them all, touch only rows start:stop
+            whole = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset,
+                              shape=self.shape, order="F")
+            return whole[start:stop]
         per_row = int(np.prod(self.row_shape)) * self.dtype.itemsize
         return np.memmap(self.path, dtype=self.dtype, mode="r",
                          offset=self.offset + start * per_row, shape=(stop - start, *self.row_shape))
@@ -429,7 +428,6 @@ def as_source(x: Any, *, name: str = "x", columns: list[str] | None = None,
             f"Received: {str(x)!r} (unknown kind of file)"
         )
     if isinstance(x, np.memmap) and getattr(x, "filename", None) and x.ndim in _NDIMS \
-            and x.flags.c_contiguous and x.base is not None and x.offset is not None \
             and _is_whole_npy(x):
         return NpySource(x.filename, name=name, chunk_rows=chunk_rows)
     if is_dask_array(x):

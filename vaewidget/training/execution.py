@@ -16,7 +16,8 @@ ends training within a fraction of a second:
 * it is 1 when something asks to see every batch: ``batch_rate=None`` (call the
   ``on_batch`` listeners after every batch), or a user callback that implements
   ``on_train_batch_begin`` or ``on_train_batch_end``, which Keras would otherwise
-  call once per execution.
+  call once per execution (unless it declares ``per_execution_ok = True``, as
+  :class:`vaewidget.progress.KerasProgress` does).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def needs_every_batch(callbacks: Any, batch_rate: float | None) -> bool:
     hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
     return batch_rate is None or any(
         getattr(type(cb), hook, None) is not getattr(base, hook) for cb in callbacks or ()
-        for hook in hooks
+        if not getattr(cb, "per_execution_ok", False) for hook in hooks
     )
 
 
