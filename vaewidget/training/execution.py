@@ -35,13 +35,24 @@ ASSUMED_FLOPS = 5e9
 MAX_STEPS = 32
 
 
-def check_steps_per_execution(value: Any) -> int | str:
-    """``"auto"`` or an int >= 1, else ValueError."""
-    if value == "auto":
+def check_steps_per_execution(value: Any, strategy: Any = None) -> int | str:
+    """``"auto"`` or an int >= 1 (only 1 under a ``tf.distribute`` strategy), else ValueError.
+
+    Under ``MirroredStrategy``, Keras 3.15's multi-step function fails with
+    ``InvalidArgumentError: You must feed a value for placeholder tensor`` (measured
+    with TensorFlow 2.21, with a plain ``Sequential`` model too), so a strategy gets 1.
+    """
+    if isinstance(value, str) and value == "auto":
         return "auto"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(
             f"Expected steps_per_execution to be an int >= 1 or 'auto'. "
+            f"Received: steps_per_execution={value!r}"
+        )
+    if strategy is not None and int(value) > 1:
+        raise ValueError(
+            "Expected steps_per_execution=1 (or 'auto') with a tf.distribute strategy: Keras "
+            "3.15 cannot run several steps per execution under one. "
             f"Received: steps_per_execution={value!r}"
         )
     return int(value)

@@ -104,7 +104,8 @@ class Trainer:
     strategy
         A ``tf.distribute.Strategy`` (TensorFlow backend) whose scope built the
         model, e.g. ``MirroredStrategy`` for several GPUs; ``batch_size`` is then
-        the global batch, split across replicas.
+        the global batch, split across replicas. Runs one step per execution
+        (Keras 3.15 fails with more under a strategy).
 
     Examples
     --------
@@ -134,8 +135,8 @@ class Trainer:
             model, epochs=epochs, batch_size=batch_size, batch_rate=batch_rate,
             callbacks=callbacks, early_stopping_patience=early_stopping_patience,
         )
-        self.steps_per_execution = check_steps_per_execution(steps_per_execution)
         self.strategy = check_strategy(model, strategy)
+        self.steps_per_execution = check_steps_per_execution(steps_per_execution, self.strategy)
         self._seconds_per_step: float | None = None
         self._model = model
         self._data = split_data(model, x, validation_split, validation_data)
@@ -428,7 +429,8 @@ class Trainer:
                 model.compile(optimizer=keras.optimizers.Adam(self._hyper.learning_rate))
         steps = self.steps_per_execution
         if steps == "auto":
-            steps = 1 if needs_every_batch(self.callbacks, self.batch_rate) else (
+            every = needs_every_batch(self.callbacks, self.batch_rate) or self.strategy is not None
+            steps = 1 if every else (
                 choose_steps_per_execution(model, self.batch_size, self._seconds_per_step))
         apply_steps_per_execution(model, steps)
 
