@@ -191,3 +191,22 @@ def test_the_auto_rule(make_vae):
     assert choose_steps_per_execution(model, 64, seconds_per_step=0.5) == 1
     assert choose_steps_per_execution(model, 64, seconds_per_step=1e-6) == MAX_STEPS
     assert needs_every_batch([], None) and not needs_every_batch([], 10.0)
+
+
+def test_progress_bar_and_callable(digits, make_vae, capsys):
+    seen = []
+    t = Trainer(make_vae(), digits, epochs=2, batch_size=32, validation_split=0.0,
+                progress=seen.append)
+    t.start()
+    assert t.wait(SOON) and t.state == "finished", t.error
+    assert t.model.steps_per_execution > 1  # the progress callback keeps "auto" at work
+    assert seen[-1]["stage"] == "training" and seen[-1]["rows"] == seen[-1]["total"] == 960
+    assert all(a["rows"] <= b["rows"] for a, b in zip(seen, seen[1:]))
+    assert seen[-1]["rows_per_s"] > 0
+    t2 = Trainer(make_vae(), digits, epochs=1, batch_size=32, progress=True)
+    t2.start()
+    assert t2.wait(SOON) and t2.state == "finished", t2.error
+    err = capsys.readouterr().err
+    assert "training" in err and "432/432" in err and "rows/s" in err
+    with pytest.raises(ValueError, match=r"Expected progress to be True"):
+        Trainer(make_vae(), digits, progress="yes")

@@ -37,8 +37,7 @@ from vaewidget.clustering.large import (
     approximate_predict_batched,
     scale_parameters,
 )
-from vaewidget.data import DataSource, as_source, is_dask_array
-from vaewidget.data.sources import _is_zarr_array
+from vaewidget.data import DataSource, as_source, is_dask_array, is_zarr_array
 
 #: Sources at least this large (as float32) are encoded and labelled lazily on Dask.
 LAZY_THRESHOLD_BYTES = 512 * 2**20
@@ -68,7 +67,7 @@ def is_large(x: Any, threshold_bytes: int = LAZY_THRESHOLD_BYTES) -> bool:
         return True
     if isinstance(x, DataSource):
         source = x
-    elif isinstance(x, (str, os.PathLike, np.memmap)) or _is_zarr_array(x):
+    elif isinstance(x, (str, os.PathLike, np.memmap)) or is_zarr_array(x):
         source = as_source(x)
     else:
         return False

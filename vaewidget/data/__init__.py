@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from vaewidget.data.sources import (
-    ArraySource,
-    DaskSource,
-    DataSource,
-    NpySource,
-    ZarrSource,
-    as_source,
-    is_dask_array,
-)
+from vaewidget.data.resolve import as_source, is_dask_array, is_zarr_array
+from vaewidget.data.sources import ArraySource, DaskSource, DataSource, NpySource, ZarrSource
 
 __all__ = [
     "ArraySource",
@@ -20,4 +13,5 @@ __all__ = [
     "ZarrSource",
     "as_source",
     "is_dask_array",
+    "is_zarr_array",
 ]

@@ -108,6 +108,25 @@ def apply_steps_per_execution(model: Any, steps: int) -> None:
     model.make_test_function(force=True)
 
 
+def prepare_model(model: Any, *, learning_rate: float, strategy: Any, steps: int | str,
+                  every_batch: bool, batch_size: int, seconds_per_step: float | None) -> int:
+    """Before a run: compile ``model`` if it is not (with Adam, in the strategy's scope)
+    and set its steps per execution (``"auto"``: see the module docstring). Returns them."""
+    import keras
+
+    if getattr(model, "optimizer", None) is None:
+        if strategy is not None:
+            with strategy.scope():
+                model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        else:
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    if steps == "auto":
+        steps = 1 if (every_batch or strategy is not None) else (
+            choose_steps_per_execution(model, batch_size, seconds_per_step))
+    apply_steps_per_execution(model, int(steps))
+    return int(steps)
+
+
 def check_strategy(model: Any, strategy: Any) -> Any:
     """Validate ``strategy=``: a ``tf.distribute.Strategy`` that built ``model``'s variables."""
     if strategy is None:

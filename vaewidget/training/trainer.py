@@ -11,14 +11,14 @@ from typing import Any
 
 import keras
 
+from vaewidget.progress import KerasProgress, check_progress
 from vaewidget.training.callbacks import TrainerCallback, forget_skip
 from vaewidget.training.checkpoints import BestTracker, check_checkpoint_path
 from vaewidget.training.execution import (
-    apply_steps_per_execution,
     check_steps_per_execution,
     check_strategy,
-    choose_steps_per_execution,
     needs_every_batch,
+    prepare_model,
 )
 from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
 from vaewidget.training.setup import check_options, load_checkpoint, split_data
@@ -106,6 +106,10 @@ class Trainer:
         model, e.g. ``MirroredStrategy`` for several GPUs; ``batch_size`` is then
         the global batch, split across replicas. Runs one step per execution
         (Keras 3.15 fails with more under a strategy).
+    progress
+        ``True``: a tqdm bar per run (rows, rows/s, ETA), for scripts; a callable:
+        called with a dict (``stage``, ``rows``, ``total``, ``rows_per_s``,
+        ``eta_s``...) on the training thread, see :mod:`vaewidget.progress`.
 
     Examples
     --------
@@ -130,12 +134,14 @@ class Trainer:
         batch_rate: float | None = 10.0,
         steps_per_execution: int | str = "auto",
         strategy: Any = None,
+        progress: Any = False,
     ) -> None:
         options = check_options(
             model, epochs=epochs, batch_size=batch_size, batch_rate=batch_rate,
             callbacks=callbacks, early_stopping_patience=early_stopping_patience,
         )
         self.strategy = check_strategy(model, strategy)
+        self.progress_bar = check_progress(progress)
         self.steps_per_execution = check_steps_per_execution(steps_per_execution, self.strategy)
         self._seconds_per_step: float | None = None
         self._model = model
@@ -399,7 +405,8 @@ class Trainer:
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 verbose=0,
-                callbacks=[callback, *self.callbacks, callback.tail],
+                callbacks=[callback, *self.callbacks, *self._bar(epochs - initial_epoch),
+                           callback.tail],
             )
             final = self._conclude(callback)
             self._measure_speed()
@@ -420,19 +427,15 @@ class Trainer:
 
     def _prepare_model(self) -> None:
         """Compile if needed (inside the strategy's scope) and set the steps per execution."""
-        model = self._model
-        if getattr(model, "optimizer", None) is None:
-            if self.strategy is not None:
-                with self.strategy.scope():
-                    model.compile(optimizer=keras.optimizers.Adam(self._hyper.learning_rate))
-            else:
-                model.compile(optimizer=keras.optimizers.Adam(self._hyper.learning_rate))
-        steps = self.steps_per_execution
-        if steps == "auto":
-            every = needs_every_batch(self.callbacks, self.batch_rate) or self.strategy is not None
-            steps = 1 if every else (
-                choose_steps_per_execution(model, self.batch_size, self._seconds_per_step))
-        apply_steps_per_execution(model, steps)
+        prepare_model(self._model, learning_rate=self._hyper.learning_rate,
+                      strategy=self.strategy, steps=self.steps_per_execution,
+                      every_batch=needs_every_batch(self.callbacks, self.batch_rate),
+                      batch_size=self.batch_size, seconds_per_step=self._seconds_per_step)
+
+    def _bar(self, epochs: int) -> list[keras.callbacks.Callback]:
+        if not self.progress_bar:
+            return []
+        return [KerasProgress(self._data.n_train, self.batch_size, epochs, self.progress_bar)]
 
     def _measure_speed(self) -> None:
         rate = self._progress.snapshot()["samples_per_s"]
