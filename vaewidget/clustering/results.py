@@ -66,6 +66,11 @@ def run_tasks(tasks: list[Any], rows: list[int], stage: str, progress: ProgressA
             reporter.close()
 
 
+# Blocks are taken with optimize_graph=False: optimizing each array's graph on its own
+# renames the keys they share (the latent under the labels), which would compute them
+# once per output.
+
+
 def _aligned(arrays: dict[str, Any]) -> dict[str, Any]:
     """Rechunk every array to the row chunks of the first one."""
     first = next(iter(arrays.values()))
@@ -90,7 +95,7 @@ def compute_rows(arrays: dict[str, Any], *, progress: ProgressArg = False, clien
 
     arrays = _aligned(arrays)
     names = list(arrays)
-    blocks = {k: a.to_delayed().ravel() for k, a in arrays.items()}
+    blocks = {k: a.to_delayed(optimize_graph=False).ravel() for k, a in arrays.items()}
     first = arrays[names[0]]
     tasks = [dask.delayed(tuple, pure=True)([blocks[k][i] for k in names])
              for i in range(len(first.chunks[0]))]
@@ -181,7 +186,7 @@ def write_results(path: str | os.PathLike, arrays: Any, *, progress: ProgressArg
             shutil.rmtree(target) if target.is_dir() else target.unlink()
         target.mkdir(parents=True)
     names = list(arrays)
-    blocks = {k: a.to_delayed().ravel() for k, a in arrays.items()}
+    blocks = {k: a.to_delayed(optimize_graph=False).ravel() for k, a in arrays.items()}
     rows = [int(r) for r in next(iter(arrays.values())).chunks[0]]
     starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(int)
     writer = _write_zarr_chunk if as_zarr else _write_parquet_chunk
