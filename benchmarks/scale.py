@@ -112,6 +112,30 @@ def digits(args) -> None:
               f"{statistics.median(w for w, _ in res):,.0f} | "
               f"{statistics.median(c for _, c in res):,.0f} |")
 
+    import threading
+
+    stops, pauses = [], []
+    for _ in range(args.repeats):
+        m = models[("trainer", auto)]
+        t = Trainer(m, x, validation_split=0.1, epochs=1000, batch_size=args.batch_size,
+                    steps_per_execution=auto, batch_rate=None)
+        ready = threading.Event()
+        t.on_batch(lambda info, ev=ready: ev.set() if info["batch"] >= 3 * auto else None)
+        t.start()
+        ready.wait(120)
+        begin = time.perf_counter()
+        t.pause(wait=True, timeout=60)
+        pauses.append(time.perf_counter() - begin)
+        t.resume()
+        time.sleep(0.05)
+        begin = time.perf_counter()
+        t.stop(wait=True, timeout=60)
+        stops.append(time.perf_counter() - begin)
+    print(f"\n{auto} steps per execution: pause() to paused, median "
+          f"{1000 * statistics.median(pauses):.0f} ms (max {1000 * max(pauses):.0f}); stop() to "
+          f"the thread's end, median {1000 * statistics.median(stops):.0f} ms (max "
+          f"{1000 * max(stops):.0f}) over {len(stops)} runs (target <= 500 ms)")
+
     def paired(a, b, i):
         return statistics.median(p[i] / q[i] for p, q in zip(results[a], results[b]))
 

@@ -40,6 +40,12 @@ def write_formats(x: np.ndarray, folder) -> dict:
 
 
 @pytest.fixture(scope="session")
+def formats():
+    """The function that writes an array in every format: ``formats(x, folder) -> dict``."""
+    return write_formats
+
+
+@pytest.fixture(scope="session")
 def table() -> np.ndarray:
     x, _ = datasets.make_manifold_clusters(
         n_samples=1200, n_clusters=3, n_features=6, noise_features=1, random_state=0

@@ -210,3 +210,17 @@ def test_progress_bar_and_callable(digits, make_vae, capsys):
     assert "training" in err and "432/432" in err and "rows/s" in err
     with pytest.raises(ValueError, match=r"Expected progress to be True"):
         Trainer(make_vae(), digits, progress="yes")
+
+
+@pytest.mark.parametrize("kind", ["array", "npy"])
+def test_steps_per_epoch_makes_short_epochs_that_go_on(kind, files, digits, make_vae):
+    data = digits if kind == "array" else files["npy"]
+    t = Trainer(make_vae(), data, epochs=3, batch_size=16, steps_per_epoch=5,
+                validation_split=0.1, steps_per_execution=1)
+    assert t.progress["batches"] == 5
+    t.start()
+    assert t.wait(SOON) and t.state == "finished", t.error
+    assert len(t.history["loss"]) == len(t.history["val_loss"]) == 3
+    assert t.progress["batch"] == 5
+    with pytest.raises(ValueError, match=r"Expected an integer steps_per_epoch >= 1"):
+        Trainer(make_vae(), data, steps_per_epoch=0)

@@ -15,7 +15,7 @@ from vaewidget.training.checkpoints import read_record
 _UNSET = object()
 
 
-def _positive_int(name: str, value: Any) -> int:
+def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"Expected an integer {name} >= 1. Received: {name}={value!r}")
     return int(value)
@@ -50,9 +50,9 @@ def check_options(
         )
     out: dict[str, Any] = {}
     if epochs is not _UNSET:
-        out["epochs"] = _positive_int("epochs", epochs)
+        out["epochs"] = positive_int("epochs", epochs)
     if batch_size is not _UNSET:
-        out["batch_size"] = _positive_int("batch_size", batch_size)
+        out["batch_size"] = positive_int("batch_size", batch_size)
     if batch_rate is not _UNSET:
         if batch_rate is not None:
             try:
@@ -77,7 +77,7 @@ def check_options(
         out["callbacks"] = callbacks
     if early_stopping_patience is not _UNSET:
         if early_stopping_patience is not None:
-            early_stopping_patience = _positive_int(
+            early_stopping_patience = positive_int(
                 "early_stopping_patience", early_stopping_patience
             )
         out["early_stopping_patience"] = early_stopping_patience

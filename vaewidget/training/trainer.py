@@ -21,7 +21,7 @@ from vaewidget.training.execution import (
     prepare_model,
 )
 from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
-from vaewidget.training.setup import check_options, load_checkpoint, split_data
+from vaewidget.training.setup import check_options, load_checkpoint, positive_int, split_data
 from vaewidget.training.state import (
     ACTIVE,
     STARTABLE,
@@ -106,6 +106,11 @@ class Trainer:
         model, e.g. ``MirroredStrategy`` for several GPUs; ``batch_size`` is then
         the global batch, split across replicas. Runs one step per execution
         (Keras 3.15 fails with more under a strategy).
+    steps_per_epoch
+        Batches per epoch (``None``: one pass over ``x``). For data so large that a
+        pass takes long: each epoch (one history entry, one validation, one
+        checkpoint chance) trains this many batches, and the next epoch goes on
+        where it stopped.
     progress
         ``True``: a tqdm bar per run (rows, rows/s, ETA), for scripts; a callable:
         called with a dict (``stage``, ``rows``, ``total``, ``rows_per_s``,
@@ -135,6 +140,7 @@ class Trainer:
         steps_per_execution: int | str = "auto",
         strategy: Any = None,
         progress: Any = False,
+        steps_per_epoch: int | None = None,
     ) -> None:
         options = check_options(
             model, epochs=epochs, batch_size=batch_size, batch_rate=batch_rate,
@@ -142,6 +148,8 @@ class Trainer:
         )
         self.strategy = check_strategy(model, strategy)
         self.progress_bar = check_progress(progress)
+        self.steps_per_epoch = (None if steps_per_epoch is None
+                                else positive_int("steps_per_epoch", steps_per_epoch))
         self.steps_per_execution = check_steps_per_execution(steps_per_execution, self.strategy)
         self._seconds_per_step: float | None = None
         self._model = model
@@ -339,7 +347,7 @@ class Trainer:
             self._error, self._exception, self.stopped_early = None, None, False
             initial = self._recorder.n_epochs
             target = initial + self._epochs
-            self._reset_progress(self._data.n_train * self._epochs)
+            self._reset_progress(self._rows_per_epoch * self._epochs)
             if self._best is not None:
                 self._best.new_run()
             self._thread = threading.Thread(
@@ -402,6 +410,7 @@ class Trainer:
             callback = self._make_callback(initial_epoch)
             model.fit(
                 **self._data.fit_arguments(self.batch_size, initial_epoch),
+                steps_per_epoch=self.steps_per_epoch,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 verbose=0,
@@ -435,15 +444,21 @@ class Trainer:
     def _bar(self, epochs: int) -> list[keras.callbacks.Callback]:
         if not self.progress_bar:
             return []
-        return [KerasProgress(self._data.n_train, self.batch_size, epochs, self.progress_bar)]
+        return [KerasProgress(self._rows_per_epoch, self.batch_size, epochs, self.progress_bar)]
 
     def _measure_speed(self) -> None:
         rate = self._progress.snapshot()["samples_per_s"]
         if rate:
             self._seconds_per_step = self.batch_size / rate
 
+    @property
+    def _rows_per_epoch(self) -> int:
+        rows = self._data.n_train
+        return rows if self.steps_per_epoch is None else min(rows,
+                                                             self.steps_per_epoch * self.batch_size)
+
     def _reset_progress(self, samples: int) -> None:
-        n_epochs, batches = self._recorder.n_epochs, math.ceil(self._data.n_train / self.batch_size)
+        n_epochs, batches = self._recorder.n_epochs, math.ceil(self._rows_per_epoch / self.batch_size)
         self._progress.begin_run(n_epochs, n_epochs + self._epochs, batches, samples)
 
     def _make_callback(self, initial_epoch: int) -> TrainerCallback:
@@ -456,7 +471,7 @@ class Trainer:
             batch_listeners=self._batch_listeners,
             epoch_listeners=self._epoch_listeners,
             batch_rate=self.batch_rate,
-            n_train=self._data.n_train,
+            n_train=self._rows_per_epoch,
             batch_size=self.batch_size,
             initial_epoch=initial_epoch,
             on_pause=lambda: self._state.set("paused", allowed={"running"}),
