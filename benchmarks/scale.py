@@ -4,7 +4,8 @@ Stages (``all`` runs them in order, each heavy one in a fresh process so its pea
 memory is its own):
 
 ``digits``
-    The Trainer against plain ``model.fit``, with one step per execution and with the
+    The Trainer against plain ``model.fit`` (and ``fit`` on the ``SourceDataset`` that
+    streams sources, over the same rows), with one step per execution and with the
     Trainer's ``"auto"`` steps, side by side: digits tiled ten times (17,970 rows),
     batch 64, one epoch per run, ``--repeats`` interleaved runs (order alternating),
     median samples/s per wall second and per CPU second, and median paired ratios.
@@ -75,8 +76,13 @@ def digits(args) -> None:
         m.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=steps)
         return m
 
-    models = {(kind, s): model(s) for kind in ("fit", "trainer") for s in (1, auto)}
+    models = {(kind, s): model(s) for kind in ("fit", "trainer", "stream") for s in (1, auto)}
     prepared = models[("fit", 1)].prepare(x)
+    from vaewidget.data import as_source
+    from vaewidget.data.streaming import SourceDataset
+
+    stream = SourceDataset(as_source(x), prepare=models[("fit", 1)].preparer.scale_rows,
+                           batch_size=args.batch_size, seed=0)
 
     def run(kind: str, steps: int) -> tuple[float, float]:
         m = models[(kind, steps)]
@@ -88,11 +94,13 @@ def digits(args) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         if kind == "fit":
             m.fit(prepared, epochs=1, batch_size=args.batch_size, shuffle=True, verbose=0)
+        elif kind == "stream":  # the same rows through the PyDataset that streams sources
+            m.fit(stream, epochs=1, verbose=0)
         else:
             t.start()
             t.wait()
         elapsed = time.perf_counter() - wall, time.process_time() - cpu
-        assert kind == "fit" or t.state == "finished", t.error
+        assert kind != "trainer" or t.state == "finished", t.error
         return len(x) / elapsed[0], len(x) / elapsed[1]
 
     names = list(models)
@@ -108,7 +116,8 @@ def digits(args) -> None:
     print("|---|---|---|---|")
     for kind, steps in names:
         res = results[(kind, steps)]
-        print(f"| `{'model.fit' if kind == 'fit' else 'Trainer'}` | {steps} | "
+        label = {"fit": "model.fit", "trainer": "Trainer", "stream": "model.fit(SourceDataset)"}
+        print(f"| `{label[kind]}` | {steps} | "
               f"{statistics.median(w for w, _ in res):,.0f} | "
               f"{statistics.median(c for _, c in res):,.0f} |")
 
@@ -145,7 +154,9 @@ def digits(args) -> None:
                         (f"Trainer / fit, {auto} steps", ("trainer", auto), ("fit", auto)),
                         (f"Trainer {auto} steps / Trainer 1 step (today's default)",
                          ("trainer", auto), ("trainer", 1)),
-                        (f"fit {auto} steps / fit 1 step", ("fit", auto), ("fit", 1))):
+                        (f"fit {auto} steps / fit 1 step", ("fit", auto), ("fit", 1)),
+                        ("SourceDataset / arrays, 1 step", ("stream", 1), ("fit", 1)),
+                        (f"SourceDataset / arrays, {auto} steps", ("stream", auto), ("fit", auto))):
         print(f"| {label} | {paired(a, b, 0):.2f} | {paired(a, b, 1):.2f} |")
 
 

@@ -57,7 +57,7 @@ def test_the_engine_on_jax_with_data_parallel():
     )
     tail = done.stdout[-4000:] + done.stderr[-2000:]
     assert done.returncode == 0, tail
-    assert "6 passed" in done.stdout and "skipped" not in done.stdout, tail
+    assert "7 passed" in done.stdout and "skipped" not in done.stdout, tail
 
 
 def test_strategy_needs_a_model_built_in_its_scope_and_one_step_per_execution(digits):

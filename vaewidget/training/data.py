@@ -2,8 +2,8 @@
 
 Data already in memory (numpy arrays, DataFrames, nested lists) is prepared once
 and passed to ``fit`` as arrays, with a random ``validation_split`` of rows held out:
-that is the fastest path (a ``PyDataset`` over the same rows trained at 0.6-0.75 of
-its samples/s on digits, see benchmarks/README.md). Any other source (a ``.npy``,
+that is the fastest path (a ``PyDataset`` over the same rows trained at 0.70-0.72 of
+its samples/s on digits, see benchmarks/README.md, "Large data"). Any other source (a ``.npy``,
 zarr or Parquet path, a zarr or Dask array) is streamed: a
 :class:`~vaewidget.data.streaming.SourceDataset` reads and prepares one block of
 rows at a time, shuffled block by block, and ``validation_split`` holds out a random
@@ -78,8 +78,13 @@ class StreamingData:
     def has_validation(self) -> bool:
         return self.n_val > 0
 
-    def fit_arguments(self, batch_size: int, initial_epoch: int, workers: int = 1
+    def fit_arguments(self, batch_size: int, initial_epoch: int, workers: int | None = None
                       ) -> dict[str, Any]:
+        if workers is None:
+            # TensorFlow prefetches through tf.data; other backends through Keras' thread pool.
+            import keras
+
+            workers = 1 if keras.backend.backend() == "tensorflow" else 2
         train = SourceDataset(self.source, self.train_blocks, prepare=self.prepare,
                               batch_size=batch_size, shuffle=True, seed=self.seed, workers=workers)
         train.set_pass(initial_epoch)

@@ -97,7 +97,7 @@ class Trainer:
     steps_per_execution
         Training steps per call into the compiled step (Keras' option). Batch
         callbacks, listeners, pause, stop and live hyperparameters act between
-        executions. ``"auto"`` keeps one execution near 0.1 s: estimated from the
+        executions. ``"auto"`` keeps one execution near 0.2 s: estimated from the
         model's size at first, from the measured speed on later starts; it is 1
         when ``batch_rate=None`` or a callback in ``callbacks`` has batch hooks
         (see :mod:`vaewidget.training.execution`).

@@ -62,6 +62,17 @@ def test_trainer_starts_stops_and_finishes(small_digits, fitted):
     assert len(t.history["loss"]) >= 2 and np.isfinite(t.history["loss"]).all()
 
 
+def test_trainer_streams_a_file(small_digits, fitted, tmp_path):
+    x, _ = small_digits
+    model, _ = fitted
+    np.save(tmp_path / "x.npy", np.ascontiguousarray(x))
+    t = Trainer(model, str(tmp_path / "x.npy"), epochs=1, batch_size=64, steps_per_execution=1)
+    assert t._data.streaming
+    t.start()
+    assert t.wait(SOON) and t.state == "finished", t.error
+    assert np.isfinite(t.history["val_loss"]).all()
+
+
 def test_save_and_load_round_trip(small_digits, fitted, tmp_path):
     x, _ = small_digits
     model, _ = fitted
