@@ -49,7 +49,7 @@ def as_source(x: Any, *, name: str = "x", columns: list[str] | None = None,
     columns
         Parquet only: the numeric columns to read (default: all).
     chunk_rows
-        Rows per chunk, instead of the source's own chunks (or about 16 MB).
+        Rows per chunk, instead of the source's own chunks (or about 8 MB).
 
     Raises
     ------

@@ -23,7 +23,7 @@ import numpy as np
 from vaewidget._validation import as_float_array
 
 #: Rows per chunk aim at this many bytes (as float32) where a source has no chunks of its own.
-DEFAULT_CHUNK_BYTES = 16 * 2**20
+DEFAULT_CHUNK_BYTES = 8 * 2**20
 #: Native chunks smaller than this are merged with their neighbours when reading.
 MIN_CHUNK_BYTES = 2 * 2**20
 _NDIMS = (2, 3, 4)
