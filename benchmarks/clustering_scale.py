@@ -35,7 +35,7 @@ from vaewidget.clustering.large import (
 )
 from vaewidget.clustering.metrics import score_clustering
 from vaewidget.plotting import figure_to_png
-from vaewidget.widgets._cluster_plots import draw_map
+from vaewidget.plotting.clusters import draw_map
 
 MIN_SAMPLES = 10
 

@@ -34,6 +34,9 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# isort: off
+import vaewidget  # noqa: E402, F401  (first: it imports TensorFlow without its start-up lines)
+# isort: on
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

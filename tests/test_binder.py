@@ -35,7 +35,8 @@ QUICKSTART = ROOT / "notebooks" / "01_quickstart.ipynb"
 #: Files that would make repo2docker ignore requirements.txt/runtime.txt.
 OVERRIDES = ("environment.yml", "Dockerfile", "Pipfile", "Project.toml", "install.R")
 NEEDED = {"tensorflow-cpu", "keras", "hdbscan", "umap-learn", "ipywidgets", "matplotlib",
-          "pandas", "scikit-learn", "voila", "numpy", "ipykernel", "jupyterlab"}
+          "pandas", "scikit-learn", "voila", "numpy", "ipykernel", "jupyterlab",
+          "jupyter-scatter", "anywidget"}
 
 
 def _requirements() -> list[str]:

@@ -55,6 +55,10 @@ def test_make_demo_serves_the_quickstart(tmp_path):
         api = f"http://127.0.0.1:{port}/api/contents/notebooks/01_quickstart.ipynb?token={token}"
         with urllib.request.urlopen(api, timeout=10) as response:
             assert response.status == 200
+        # The install step builds the package: no deprecation wall about its metadata.
+        printed = log.read_text()
+        assert "SetuptoolsDeprecationWarning" not in printed, printed[-3000:]
+        assert "project.license" not in printed, printed[-3000:]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -1,7 +1,8 @@
 """vaewidget: cluster data with variational autoencoders, right inside a notebook.
 
 The one public door. Engine: :class:`VAE`, :class:`Autoencoder`, :class:`Trainer`,
-:class:`VAEClusterer`. Widgets: :class:`VAEPanel`, :class:`ClusterViewer`.
+:class:`VAEClusterer`, :class:`ClusterPipeline` (encode -> project -> cluster, the engine
+every door shares). Widgets: :class:`VAEPanel`, :class:`ClusterViewer`.
 
 The models load at import, so ``keras.saving.load_model("m.keras")`` finds their
 registered classes right after ``import vaewidget``. Everything else loads on first
@@ -17,6 +18,12 @@ from typing import Any
 # Keras reads the backend once, at import: default to TensorFlow when unset.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ["KERAS_BACKEND"] == "tensorflow":
+    # TensorFlow's C++ logs while it loads, before it reads TF_CPP_MIN_LOG_LEVEL; import it
+    # here with those lines filtered (vaewidget/_quiet_start.py says which and why).
+    from vaewidget._quiet_start import import_tensorflow
+
+    import_tensorflow()
 
 __version__ = "0.1.0"
 
@@ -25,6 +32,8 @@ from vaewidget.models import VAE, Autoencoder, DataPreparer  # noqa: E402  (regi
 _LAZY = {
     "Trainer": "vaewidget.training",
     "VAEClusterer": "vaewidget.clustering",
+    "ClusterPipeline": "vaewidget.clustering",
+    "ClusterResult": "vaewidget.clustering",
     "VAEPanel": "vaewidget.widgets",
     "ClusterViewer": "vaewidget.widgets",
     "datasets": "vaewidget.datasets",

@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 
 _KIND_BY_NDIM = {2: "tabular", 3: "image", 4: "image"}
+#: Half of float32's largest value: the difference of any two accepted values, and so any
+#: min-max or standard scaling of them, stays finite in float32.
+MAX_MAGNITUDE = float(np.finfo(np.float32).max) / 2
 
 
 class NonNumericDataError(ValueError, TypeError):
@@ -63,6 +66,13 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
                 "numbers (for example with pandas.get_dummies) or drop them."
             )
         x = x.to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(x, np.ma.MaskedArray) and np.ma.getmask(x) is not np.ma.nomask \
+            and np.ma.getmask(x).any():
+        raise ValueError(
+            f"Expected plain numbers in `{name}`. Received: a masked array with "
+            f"{int(np.ma.getmask(x).sum())} masked values, whose mask would be lost. Fill them "
+            "(x.filled(value)) or drop those rows first."
+        )
     try:
         arr = np.asarray(x)
     except ValueError as err:  # ragged nested lists
@@ -74,6 +84,12 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
         raise NonNumericDataError(
             f"Expected numeric data in `{name}`. Received: dtype={arr.dtype} (text). "
             "Convert the text to numbers before passing it."
+        )
+    if arr.dtype.kind in "mM":
+        raise ValueError(
+            f"Expected numbers in `{name}`. Received: dtype={arr.dtype} (dates or durations), "
+            "which would silently become counts of time units. Convert them to the numbers you "
+            "mean, for example days since a start date, first."
         )
     if arr.dtype.kind == "c":
         raise ValueError(f"Expected real numbers in `{name}`. Received: dtype={arr.dtype}")
@@ -111,6 +127,15 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
             f"Expected finite values in `{name}`. Received: {n_nan} NaN and {n_inf} infinite "
             f"values (first at index {first}). Impute or drop them; values beyond float32's "
             "range (about 3.4e38) also count as infinite."
+        )
+    if arr.size and (float(arr.max()) > MAX_MAGNITUDE or float(arr.min()) < -MAX_MAGNITUDE):
+        big = np.abs(arr) > MAX_MAGNITUDE
+        first = tuple(int(i) for i in np.argwhere(big)[0])
+        raise ValueError(
+            f"Expected values of magnitude at most {MAX_MAGNITUDE:.2g} in `{name}` (half of "
+            "float32's range, so that scaling them cannot overflow). Received: "
+            f"{int(big.sum())} larger values (first at index {first}, {arr[first]:.3g}). "
+            "Rescale the data, for example to other units."
         )
     return arr
 

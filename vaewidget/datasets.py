@@ -20,6 +20,15 @@ def load_digits(*, images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     -------
     X : ndarray of float32, values 0-16
     y : ndarray of int, the digit (for scoring only)
+
+    Examples
+    --------
+    >>> from vaewidget.datasets import load_digits
+    >>> x, y = load_digits()
+    >>> x.shape, x.dtype, float(x.max()), y[:5]
+    ((1797, 64), dtype('float32'), 16.0, array([0, 1, 2, 3, 4]))
+    >>> load_digits(images=True)[0].shape
+    (1797, 8, 8)
     """
     from sklearn.datasets import load_digits as _load
 
@@ -61,6 +70,16 @@ def make_manifold_clusters(
     -------
     X : ndarray of float32, shape (n_samples, n_features)
     y : ndarray of int, the cluster of each row (for scoring only)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vaewidget.datasets import make_manifold_clusters
+    >>> x, y = make_manifold_clusters(600, n_clusters=3, n_features=16, random_state=0)
+    >>> x.shape, np.bincount(y)               # balanced clusters; 16 // 4 = 4 noise columns
+    ((600, 16), array([200, 200, 200]))
+    >>> bool((make_manifold_clusters(600, n_clusters=3, n_features=16)[0] == x).all())
+    True
     """
     if n_clusters < 1 or n_samples < n_clusters:
         raise ValueError(
@@ -163,6 +182,16 @@ def load_mnist(*, timeout: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     ------
     ConnectionError
         When offline, with a pointer to :func:`load_digits`.
+
+    Examples
+    --------
+    >>> from vaewidget.datasets import load_digits, load_mnist
+    >>> try:
+    ...     x, y = load_mnist(timeout=2.0)
+    ... except ConnectionError:               # offline: the bundled digits instead
+    ...     x, y = load_digits(images=True)
+    >>> x.ndim, x.dtype                       # images either way
+    (3, dtype('float32'))
     """
     return _load_keras("mnist", timeout)
 
@@ -184,5 +213,16 @@ def load_fashion_mnist(*, timeout: float = 10.0) -> tuple[np.ndarray, np.ndarray
     ------
     ConnectionError
         When offline, with a pointer to :func:`load_digits`.
+
+    Examples
+    --------
+    >>> from vaewidget.datasets import load_fashion_mnist
+    >>> try:
+    ...     x, y = load_fashion_mnist(timeout=2.0)
+    ...     message = "downloaded"
+    ... except ConnectionError as err:        # offline: the message says what to use
+    ...     message = "load_digits()" in str(err) and "offline"
+    >>> message in ("downloaded", "offline")
+    True
     """
     return _load_keras("fashion_mnist", timeout)

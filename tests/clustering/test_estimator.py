@@ -128,7 +128,7 @@ def test_image_input_uses_a_conv_model():
 @pytest.mark.slow  # the first UMAP in a process compiles numba code: tens of seconds
 def test_umap_projection_and_predict():
     x, _ = _blobs(240)
-    est = VAEClusterer(**{**TINY, "projection": "auto"}).fit(x)
+    est = VAEClusterer(**{**TINY, "latent_dim": 3, "projection": "auto"}).fit(x)
     assert est.params_["projection"] == "umap"
     assert est.projection_.shape == (240, 2)
     assert est.predict(x[:10]).shape == (10,)
@@ -214,7 +214,7 @@ def test_a_constant_column_is_fine():
     [
         ({"latent_dim": 0}, "latent_dim >= 1"),
         ({"epochs": 0}, "epochs to be a positive int"),
-        ({"min_cluster_size": "big"}, "min_cluster_size to be a positive int"),
+        ({"min_cluster_size": "big"}, "min_cluster_size to be an int >= 2"),
         ({"projection": "tsne"}, "projection in"),
         ({"learning_rate": -1.0}, "learning_rate > 0"),
         ({"cluster_selection_method": "best"}, "cluster_selection_method"),

@@ -31,7 +31,16 @@ Fixtures
     Voila, Run All, wait for conditions, read labels, save screenshots under
     ``test-artifacts/e2e/`` (git-ignored).
 
-See ../shared/notes/browser-testing.md for the recipe and its pitfalls.
+Rules (docs/testing.md): wait on conditions with room for a slow machine; never interrupt
+or restart a kernel that may still be starting or running (shutting one down sends it
+SIGINT first); never type into the notebook itself.
+
+Recipe that works here: Debian's ``/usr/bin/chromium`` with ``CHROMIUM_ARGS`` (the
+networking flags stop it from calling hosts it cannot reach); a fresh user-settings folder
+with Lab's news toast turned off (it would cover part of the page); wait for
+``.jp-Notebook-ExecutionIndicator[data-status='idle']``; Run All is
+``li[data-command='runmenu:run-all']`` under the "Run" menu, and a click on it is
+sometimes ignored, so retry until the first prompt shows the cell started.
 """
 
 from __future__ import annotations
@@ -56,7 +65,10 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = os.environ.get("VAEWIDGET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--no-sandbox", "--disable-dev-shm-usage",
+    # WebGL (the viewer's jupyter-scatter map) through SwiftShader, on the CPU. Not
+    # --disable-gpu: it turns this path off (../shared/notes/interactive-scatter.md).
+    "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-first-run", "--disable-quic",
 ]
@@ -112,6 +124,9 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         "IPYTHONDIR": str(base / "ipython"),
         "PYTHONUNBUFFERED": "1",
     }
+    # A kernel that inherits PYTEST_CURRENT_TEST stops capturing C-level output (ipykernel's
+    # iostream.py); the server's kernels should behave as a user's do.
+    env.pop("PYTEST_CURRENT_TEST", None)
     token, port = secrets.token_hex(16), _free_port()
     log = base / "server.log"
     cmd = [
@@ -190,9 +205,11 @@ class Jupyter:
         imports take a while on a busy 2-core machine).
     """
 
-    def __init__(self, server: LabServer, kernel_timeout_ms: int = 180_000) -> None:
+    def __init__(self, server: LabServer, kernel_timeout_ms: int = 300_000) -> None:
         self.server = server
         self.kernel_timeout_ms = kernel_timeout_ms
+        self.path = ""  # the notebook open in the page, relative to the server root
+        self.events: list[str] = []  # what the helper did about kernels, for failure reports
 
     # ----------------------------------------------------------------- opening
     def open_lab(self, page: Any, path: str) -> None:
@@ -201,27 +218,90 @@ class Jupyter:
         ``reset`` starts from an empty workspace: the server is shared by the tests, and
         Lab would otherwise reopen the notebooks of earlier tests in hidden tabs.
         """
+        self.path = path
         page.goto(self.server.route("lab/tree", path) + "&reset")
         self._wait_idle_kernel(page)
 
     def _wait_idle_kernel(self, page: Any) -> None:
+        """Wait until the notebook in front has its kernel, idle, and no dialog is open."""
         idle = page.locator(
             ".jp-Notebook-ExecutionIndicator[data-status='idle']:visible"
         ).first
-        self.wait_until(lambda: self.accept_kernel_dialog(page) or idle.is_visible(),
-                        self.kernel_timeout_ms / 1000, what="an idle kernel")
+        kernel_name = page.locator(".jp-Toolbar-kernelName:visible").first
+        asked = {"at": 0.0}
 
-    @staticmethod
-    def accept_kernel_dialog(page: Any) -> bool:
-        """Accept a "Select Kernel" dialog (the default Python 3) if one shows; False always,
-        so it can sit inside a wait predicate."""
+        def ready() -> bool:
+            if self.settle_kernel_dialog(page):
+                return False
+            if kernel_name.count() and "No Kernel" in kernel_name.inner_text():
+                # Lab gave up on its first start request but the server may have the
+                # kernel: reopen the selector (at most every 10 s), which attaches to it.
+                if time.monotonic() - asked["at"] > 10 and self.session_kernel() is not None:
+                    asked["at"] = time.monotonic()
+                    self.events.append(f"{time.strftime('%H:%M:%S')} Lab shows No Kernel; "
+                                       "reopening the kernel selector")
+                    kernel_name.click()
+                return False
+            return idle.is_visible()
+
+        self.wait_until(ready, self.kernel_timeout_ms / 1000, interval=0.5,
+                        what="an idle kernel")
+
+    def session_kernel(self, path: str | None = None) -> dict[str, Any] | None:
+        """The kernel of the server's session for ``path`` (default: the open notebook)."""
+        req = urllib.request.Request(f"{self.server.url}/api/sessions",
+                                     headers={"Authorization": f"token {self.server.token}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            sessions = json.load(r)
+        path = path or self.path
+        return next((s.get("kernel") for s in sessions
+                     if s.get("path", "").lstrip("/") == path.lstrip("/") and s.get("kernel")),
+                    None)
+
+    def settle_kernel_dialog(self, page: Any) -> bool:
+        """Answer a "Select Kernel" dialog without ever replacing a running kernel.
+
+        On a busy machine Lab sometimes shows this dialog although the server has already
+        started the notebook's kernel: Lab's first start request was slow, so it falls back
+        to asking. Accepting the default then starts a second kernel and shuts the first
+        one down, which interrupts it (jupyter_client sends SIGINT first), also while it
+        is still starting or importing. So when the server has a kernel for the notebook,
+        choose exactly that kernel (Lab attaches to it; nothing is started or stopped), or
+        dismiss the dialog if it does not list it yet; only when the server has no kernel,
+        accept the default. Returns whether a dialog was open.
+        """
         dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-        if dialog.count():
+        if not dialog.count():
+            return False
+        kernel = self.session_kernel()
+        self.events.append(f"{time.strftime('%H:%M:%S')} 'Select Kernel' dialog; the server's "
+                           f"kernel for {self.path}: {kernel and kernel['id']}")
+        if kernel is None:
             dialog.locator(".jp-mod-accept").first.click()
-        return False
+            return True
+        select = dialog.locator("select").first
+        values = select.evaluate("s => Array.from(s.options).map(o => o.value)")
+        ours = [v for v in values if kernel["id"] in v]
+        self.events.append(f"  options: {values}")
+        if ours:
+            select.select_option(value=ours[0])
+            dialog.locator(".jp-mod-accept").first.click()
+        else:
+            dialog.locator(".jp-mod-reject").first.click()  # changes nothing
+        return True
+
+    def wait_for_visible(self, page: Any, selector: str, timeout: float | None = None) -> Any:
+        """Wait until ``selector`` shows (default: ``kernel_timeout_ms``), settling any late
+        "Select Kernel" dialog meanwhile (it would hold the notebook's cells); return it."""
+        found = page.locator(selector).first
+        self.wait_until(lambda: not self.settle_kernel_dialog(page) and found.is_visible(),
+                        timeout or self.kernel_timeout_ms / 1000, interval=0.5,
+                        what=f"{selector} to appear")
+        return found
 
     def open_notebook7(self, page: Any, path: str) -> None:
         """Open ``path`` in Notebook 7's single-document page; wait for the first cell."""
+        self.path = path
         page.goto(self.server.route("notebooks", path))
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=self.kernel_timeout_ms)
         self._wait_idle_kernel(page)
@@ -231,21 +311,29 @@ class Jupyter:
         page.goto(self.server.route("voila/render", path), timeout=self.kernel_timeout_ms)
 
     def run_all(self, page: Any, attempts: int = 5) -> None:
-        """Run > Run All Cells (Lab and Notebook 7), retrying if the click is ignored."""
+        """Run > Run All Cells (Lab and Notebook 7), retrying if the click is ignored.
+
+        A click counts as taken once the first prompt changes from ``[ ]:`` (Lab marks
+        queued cells at once, however busy the kernel). Only a click that changed nothing
+        within 15 s is repeated, so a slow machine never gets the notebook queued twice.
+        """
         # :visible: only the notebook in front, never one in a hidden tab.
         first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt:visible").first
+
+        def started() -> bool:  # Lab marks a queued cell "[*]:" at once, whatever the kernel
+            return first_prompt.inner_text().strip() not in ("[ ]:", "")
+
         for _ in range(attempts):
-            self.accept_kernel_dialog(page)
+            self._wait_idle_kernel(page)  # no dialog open, the kernel there and idle
             page.locator(".lm-MenuBar-item", has_text="Run").first.click()
             item = page.locator("li[data-command='runmenu:run-all']").first
-            item.wait_for(state="visible", timeout=10_000)
+            item.wait_for(state="visible", timeout=30_000)
             item.click()
             try:
-                self.wait_until(lambda: first_prompt.inner_text().strip() not in ("[ ]:", ""),
-                                timeout=5, what="the first cell to start")
+                self.wait_until(started, timeout=15, what="the first cell to start")
                 return
             except AssertionError:
-                page.keyboard.press("Escape")
+                page.keyboard.press("Escape")  # closes a menu left open; never a kernel key
         raise AssertionError(f"Run All was ignored {attempts} times.\n{self.server.log_tail()}")
 
     # ----------------------------------------------------------------- reading
@@ -280,23 +368,58 @@ class Jupyter:
         return page.locator(f"{selector} img, img{selector}").first.get_attribute("src") or ""
 
     def set_text(self, page: Any, selector: str, value: Any) -> None:
-        """Type ``value`` into the ``<input>`` of a text widget and commit it (Enter)."""
+        """Type ``value`` into the ``<input>`` of a text widget and commit it (Enter).
+
+        ``fill`` and ``press`` act on that element only: keys typed with ``page.keyboard``
+        would land in the notebook if the input had not taken the focus, and there
+        ``0 0`` restarts the kernel.
+        """
         box = page.locator(f"{selector} input").first
         box.fill(str(value))
         box.press("Enter")
 
-    def shutdown_kernels(self) -> None:
-        """Shut down every kernel of the server (frees the CPU between tests)."""
-        base = f"{self.server.url}/api/kernels"
+    @staticmethod
+    def set_slider(page: Any, css: str, value: int) -> None:
+        """Type a value into the editable readout of the slider with class ``css``; commit it."""
+        readout = page.locator(f".{css} .widget-readout").first
+        readout.fill(str(value))  # the readout is contenteditable; fill focuses it itself
+        readout.press("Enter")
+
+    def kernels(self) -> list[dict[str, Any]]:
+        """The server's kernels (``/api/kernels``: id, execution_state, ...)."""
+        req = urllib.request.Request(f"{self.server.url}/api/kernels",
+                                     headers={"Authorization": f"token {self.server.token}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def shutdown_kernels(self, settle_s: float = 90.0, gone_s: float = 120.0) -> None:
+        """Shut down every kernel of the server between tests, and wait until none is left.
+
+        Shutting a kernel down sends it SIGINT first (jupyter_client), so kernels that are
+        still starting or running a cell get up to ``settle_s`` seconds to become idle;
+        only then are they shut down. The next test starts on a server with no kernels,
+        so nothing from this test competes with it for the CPU.
+        """
+        def settled() -> bool:
+            return all(k.get("execution_state") in ("idle", "dead") for k in self.kernels())
+
+        try:
+            self.wait_until(settled, settle_s, interval=0.5, what="idle kernels")
+        except AssertionError:
+            pass  # a kernel busy for this long is shut down anyway: the test is over
         auth = {"Authorization": f"token {self.server.token}"}
-        with urllib.request.urlopen(urllib.request.Request(base, headers=auth), timeout=10) as r:
-            kernels = json.load(r)
-        for kernel in kernels:
-            req = urllib.request.Request(f"{base}/{kernel['id']}", headers=auth, method="DELETE")
+        for kernel in self.kernels():
+            req = urllib.request.Request(f"{self.server.url}/api/kernels/{kernel['id']}",
+                                         headers=auth, method="DELETE")
             try:
-                urllib.request.urlopen(req, timeout=10).close()
+                urllib.request.urlopen(req, timeout=gone_s).close()
             except OSError:
-                pass
+                pass  # already gone, or still going: checked below
+        try:
+            self.wait_until(lambda: not self.kernels(), gone_s, interval=0.5,
+                            what="the server to have no kernels left")
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{self.server.log_tail()}") from None
 
     def screenshot(self, page: Any, name: str) -> Path:
         """Save a full-page PNG as ``test-artifacts/e2e/<name>.png``; return its path."""
@@ -310,4 +433,6 @@ class Jupyter:
 def jupyter(lab_server: LabServer) -> Iterator[Jupyter]:
     helper = Jupyter(lab_server)
     yield helper
+    if helper.events:
+        print("\n".join(["kernel events:", *helper.events]))
     helper.shutdown_kernels()

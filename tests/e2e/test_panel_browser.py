@@ -30,7 +30,7 @@ def start_training(jupyter, page) -> None:
 def test_lab_train_pause_resume_stop(jupyter, page):
     jupyter.open_lab(page, NOTEBOOK)
     jupyter.run_all(page)
-    page.locator(".vaew-panel").first.wait_for(timeout=jupyter.kernel_timeout_ms)
+    jupyter.wait_for_visible(page, ".vaew-panel")
     assert state(page) == "idle"
     assert page.locator("button.vaew-pause").first.is_disabled()
     plot = ".vaew-elbo"
@@ -91,8 +91,7 @@ def test_voila_renders_and_trains(jupyter, page):
 def test_notebook7_shows_the_panel(jupyter, page):
     jupyter.open_notebook7(page, NOTEBOOK)
     jupyter.run_all(page)
-    panel = page.locator(".vaew-panel").first
-    panel.wait_for(timeout=jupyter.kernel_timeout_ms)
+    jupyter.wait_for_visible(page, ".vaew-panel")
     assert page.locator("button.vaew-train").first.is_enabled()
     assert "Data" in page.locator(".vaew-data").first.inner_text()
     jupyter.screenshot(page, "notebook7_panel")

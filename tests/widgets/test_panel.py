@@ -268,3 +268,32 @@ def test_log_scale_copes_with_empty_and_zero_curves():
     plot.log_scale = False
     plot.render()
     assert {ax.get_yscale() for ax in plot.axes} == {"linear"}
+
+
+def test_on_epoch_and_on_state_hooks(panel):
+    epochs, states = [], []
+
+    def broken(state):
+        raise RuntimeError("hook bug")
+
+    panel.on_epoch(lambda epoch, logs: epochs.append((epoch, sorted(logs))))
+    panel.on_state(states.append)
+    panel.on_state(broken)
+    panel.controls.epochs.value = 2
+    done = len(panel.history.get("loss", []))
+    panel.train_button.click()
+    assert panel.trainer.wait(120) and panel.state == "finished"
+    assert wait_for(lambda: states[-1:] == ["finished"], 10), states
+    assert states[0] == "running"
+    assert [e for e, _ in epochs] == [done + 1, done + 2]  # counted across runs
+    assert "loss" in epochs[0][1]
+    assert "on_state callback broken failed" in panel.status.text  # training went on
+    panel.on_state(broken, remove=True)
+    panel.on_state(states.append, remove=True)
+    panel.on_epoch(epochs.append, remove=True)  # never added: ignored
+    n = len(states)
+    panel.train_button.click()
+    assert panel.trainer.wait(120)
+    assert len(states) == n
+    with pytest.raises(ValueError, match="Expected a callable for on_epoch"):
+        panel.on_epoch(None)

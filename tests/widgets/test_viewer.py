@@ -44,15 +44,26 @@ def test_builds_and_clusters(viewer):
     assert w.n_clusters == viewer.n_clusters_
     assert f"{viewer.n_clusters_} clusters" in w.summary.value
     assert "ARI" in w.summary.value and "NMI" in w.summary.value
-    assert w.map_image.value[:4] == b"\x89PNG"
     assert len(viewer.labels_) == N and viewer.embedding_.shape == (N, 3)
-    assert viewer._repr_mimebundle_()  # displays as its widget
     assert len(w.cluster_list.options) == viewer.n_clusters_
+    # The map: one jupyter-scatter widget holding every point, in the tree.
+    scatter = viewer.map.widget
+    assert scatter is not None and viewer.map.box.children == (scatter,)
+    assert scatter.points.shape[0] == N
+    legend = scatter.legend_encoding["color"]
+    assert any("noise" in str(v) or "cluster 0" in str(v) for v in legend.values()), legend
+    assert set(scatter.tooltip_properties) >= {"row", "cluster", "probability"}
+    assert scatter.regl_scatterplot_options["actionKeyMap"]["merge"] == "shift"  # shift-click
+    assert scatter.tooltip_preview == "preview" and scatter.tooltip_preview_type == "image"
+    bundle = viewer._repr_mimebundle_()  # the widget, and a PNG where widgets do not run
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    assert bundle["image/png"].startswith("iVBORw0KGgo")  # base64 of a PNG
 
 
 def test_control_change_reclusters(viewer):
     w = viewer.widget
-    before_labels, before_png = viewer.labels_, w.map_image.value
+    scatter = viewer.map.widget
+    before_labels, before_colours = viewer.labels_, scatter.points[:, 2].copy()
     counts = {viewer.n_clusters_}
     for mcs in (30, 60, 120):
         w.min_cluster_size.value = mcs
@@ -60,7 +71,10 @@ def test_control_change_reclusters(viewer):
         assert viewer.clusterer_.min_cluster_size == mcs
     assert len(counts) >= 2, counts
     assert not np.array_equal(before_labels, viewer.labels_)
-    assert w.map_image.value != before_png
+    assert viewer.map.widget is scatter  # recoloured in place
+    assert not np.array_equal(scatter.points[:, 2], before_colours)
+    # Same places, new colours: no transition, and the browser may keep its spatial index.
+    assert not scatter.transition_points and scatter.non_spatial_points_update
     w.selection_method.value = "leaf"
     assert viewer.clusterer_.cluster_selection_method == "leaf"
     w.epsilon.value = w.epsilon.max / 2
@@ -88,16 +102,47 @@ def test_select_cluster_shows_gallery_prototype_exemplars(viewer, images):
     assert w.gallery.value != first
 
 
-def test_rectangle_selection(viewer):
-    w = viewer.widget
-    xy = viewer.coords_
-    x0, x1 = np.percentile(xy[:, 0], [10, 60])
-    y0, y1 = np.percentile(xy[:, 1], [10, 60])
-    w.x_range.value, w.y_range.value = (x0, x1), (y0, y1)
-    w.select_rect.click()
-    inside = (xy[:, 0] >= w.x_range.value[0]) & (xy[:, 0] <= w.x_range.value[1])
-    inside &= (xy[:, 1] >= w.y_range.value[0]) & (xy[:, 1] <= w.y_range.value[1])
-    assert set(viewer.selection_) == set(np.flatnonzero(inside)) and inside.any()
+def test_selection_both_ways(viewer):
+    w, scatter = viewer.widget, viewer.map.widget
+    seen = []
+    viewer.on_select(seen.append)
+    # The browser's lasso sets the scatter widget's selection trait (uint32 rows).
+    lasso = np.array([7, 3, 42, 99], dtype=np.uint32)
+    scatter.selection = lasso
+    assert list(viewer.selection) == [3, 7, 42, 99] and w.n_selected == 4
+    assert "4 points selected" in w.selection_count.value
+    assert list(viewer.gallery_rows_) == [3, 7, 42, 99]
+    assert "#3, #7, #42, #99" in w.selection_info.value
+    assert w.gallery.value[:4] == b"\x89PNG" and w.prototype.value[:4] == b"\x89PNG"
+    assert "prototype" in w.cluster_info.value
+    assert [list(r) for r in seen] == [[3, 7, 42, 99]]
+    # Python -> map: the scatter shows what the viewer selected.
+    viewer.select([5, 6])
+    assert list(scatter.selection) == [5, 6] and "2 points selected" in w.selection_count.value
+    c = w.cluster_list.options[0][1]
+    w.cluster_list.value = c
+    members = np.flatnonzero(viewer.labels_ == c)
+    assert set(scatter.selection) == set(members) == set(viewer.selection)
+    assert f"{len(members):,} points selected" in w.selection_count.value
+    # A click on an empty spot (or a double-click) clears it, everywhere.
+    scatter.selection = np.array([], dtype=np.uint32)
+    assert len(viewer.selection) == 0 and w.n_selected == 0 and w.gallery.value == b""
+    assert "No points selected" in w.selection_count.value and w.cluster_list.value is None
+    assert len(seen) == 4 and len(seen[-1]) == 0
+    viewer.on_select(seen.append, remove=True)
+    viewer.select([1])
+    assert len(seen) == 4
+
+
+def test_on_select_errors_go_to_the_status(viewer):
+    def broken(rows):
+        raise RuntimeError("boom")
+
+    viewer.on_select(broken)
+    viewer.select([1, 2])
+    assert "on_select callback broken failed" in viewer.status and len(viewer.selection) == 2
+    with pytest.raises(ValueError, match="Expected a callable"):
+        viewer.on_select("not a function")
 
 
 def test_prototypes_decode_to_input_shape(viewer, image_vae, images):
@@ -113,6 +158,13 @@ def test_export_columns_and_csv(viewer, tmp_path):
     assert len(df) == N
     np.testing.assert_array_equal(df["cluster"], viewer.labels_)
     np.testing.assert_allclose(df[["x", "y"]], viewer.coords_)
+    viewer.select([9, 4])
+    assert list(viewer.to_dataframe(selected_only=True)["index"]) == [9, 4]
+    viewer.widget.export_selection.value = True
+    viewer.widget.filename.value = str(tmp_path / "picked.csv")
+    viewer.widget.save_csv.click()
+    assert list(pd.read_csv(tmp_path / "picked.csv")["index"]) == [9, 4]
+    viewer.widget.export_selection.value = False
     w = viewer.widget
     w.filename.value = str(tmp_path / "out.csv")
     w.save_csv.click()
@@ -125,7 +177,7 @@ def test_suggest_without_labels(image_vae, images):
     x, y = images
     blind = ClusterViewer(image_vae, x, space="latent")
     w = blind.widget
-    assert w.colour_by_label.disabled and "ARI" not in w.summary.value
+    assert "label" not in [v for _, v in w.colour.options] and "ARI" not in w.summary.value
     w.suggest.click()
     ranking = blind._suggested
     assert ranking and not w.apply_best.disabled, blind.status
@@ -169,11 +221,45 @@ def test_condensed_tree_tab(viewer):
     assert w.tree_image.value[:4] == b"\x89PNG", viewer.status
 
 
-def test_colour_by_label_toggle(viewer):
-    w = viewer.widget
-    before = w.map_image.value
-    w.colour_by_label.value = True
-    assert w.map_image.value != before
+def test_colour_switch(viewer):
+    w, scatter = viewer.widget, viewer.map.widget
+    assert [v for _, v in w.colour.options] == ["cluster", "label", "outlier", "error"]
+    before = scatter.points[:, 2].copy()
+    w.colour.value = "label"
+    assert scatter.color_title == "true label" and viewer.map.widget is scatter
+    assert not np.array_equal(scatter.points[:, 2], before)
+    assert "true label" in scatter.tooltip_properties
+    w.colour.value = "outlier"
+    assert scatter.color_title == "outlier score"
+    w.colour.value = "error"  # computed on request
+    assert scatter.color_title == "reconstruction error" and viewer._recon_error is not None
+    w.min_cluster_size.value = 30  # a new clustering keeps the colouring
+    assert scatter.color_title == "reconstruction error"
+    w.colour.value = "cluster"
+    assert scatter.color_title == "cluster"
+
+
+def test_html_without_widget_state_shows_the_png(viewer):
+    """A notebook rendered to HTML where widgets do not run: nbconvert falls back to the PNG."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    bundle = viewer._repr_mimebundle_()
+    cell = nbformat.v4.new_code_cell("viewer")
+    cell.outputs = [nbformat.v4.new_output("execute_result", data=bundle, execution_count=1)]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    assert f"data:image/png;base64,{bundle['image/png'][:60]}" in html
+
+
+def test_static_png(viewer):
+    png = viewer.to_png()
+    assert png[:4] == b"\x89PNG"
+    viewer.select([0, 1, 2])
+    assert viewer.to_png() != png  # the selection is outlined
+    assert viewer.to_png("label")[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="Expected colour"):
+        viewer.to_png("outlier")
 
 
 def test_subsample_mode(image_vae, images):
@@ -204,11 +290,8 @@ def test_selecting_nothing_says_so(viewer):
     w.indices.value = "99999"
     w.select_indices.click()
     assert "0..499" in viewer.status
-    lo = w.x_range.min
-    w.x_range.value = (lo, lo)
-    w.y_range.value = (w.y_range.max, w.y_range.max)
-    w.select_rect.click()
-    assert "no point there" in viewer.status
+    with pytest.raises(ValueError, match="0..499"):
+        viewer.select([3, 500])
     assert viewer.n_clusters_ >= 2  # nothing lost
 
 
@@ -243,18 +326,21 @@ def test_single_cluster_says_so(viewer):
     # HDBSCAN's default never selects the root, so a single cluster needs
     # allow_single_cluster=True (a VAEClusterer or a user may pass such a fit): one real
     # HDBSCAN fit on one blob, shown by the viewer.
+    from dataclasses import replace
+
     import hdbscan
 
-    from vaewidget.clustering.large import LatentClustering
+    from vaewidget.clustering.pipeline import plausibility_notes
 
     rng = np.random.default_rng(0)
     space = rng.normal(size=(N, 3))
     fit = hdbscan.HDBSCAN(min_cluster_size=50, allow_single_cluster=True,
                           prediction_data=True).fit(space)
     assert fit.labels_.max() == 0
-    viewer._space = space
-    viewer._result = LatentClustering(fit.labels_, fit.probabilities_, fit.outlier_scores_,
-                                      fit, np.arange(N))
+    one = replace(viewer.result, labels=fit.labels_, probabilities=fit.probabilities_,
+                  outlier_scores=fit.outlier_scores_, clusterer=fit, space=space,
+                  fit_index=np.arange(N))
+    viewer.result = replace(one, notes=plausibility_notes(one))
     viewer._after_cluster()
     assert "single cluster" in viewer.status and _level(viewer) == "warning"
     assert len(viewer.widget.cluster_list.options) == 1
@@ -283,7 +369,8 @@ def test_labels_of_wrong_length(image_vae, images):
     x, y = images
     viewer = ClusterViewer(image_vae, x, y[:10], space="latent")
     assert "Received: 10 labels" in viewer.status and _level(viewer) == "warning"
-    assert viewer.labels_true is None and viewer.widget.colour_by_label.disabled
+    assert viewer.labels_true is None
+    assert "label" not in [v for _, v in viewer.widget.colour.options]
     assert viewer.n_clusters_ >= 1
 
 
@@ -329,3 +416,39 @@ def test_accepts_a_fitted_vaeclusterer(images):
     assert viewer.hdbscan_params()["min_samples"] == 4
     np.testing.assert_allclose(viewer.embedding_, est.embedding_, atol=1e-5)
     np.testing.assert_array_equal(viewer.labels_, est.labels_)  # same data, same HDBSCAN
+
+
+@pytest.mark.slow
+def test_live_map_moves_points_in_place(make_vae, images):
+    """While a Trainer runs, each re-clustering moves the same widget's points (no new widget)."""
+    import time
+
+    from ipywidgets.widgets.widget import _instances as live_widgets
+
+    from vaewidget.training import Trainer
+
+    x, _ = images
+    model = make_vae(x, latent_dim=3)  # untrained: the codes move a lot in the first epochs
+    viewer = ClusterViewer(model, x, space="latent", view="pca", min_cluster_size=15)
+    scatter = viewer.map.widget
+    widgets_before = len(live_widgets)
+    trainer = Trainer(model, x, epochs=6, batch_size=100, validation_split=0.0)
+    viewer.attach(trainer, every=1, min_interval=0.3)
+    snapshots, seen = [], viewer.updates_
+    trainer.start()
+    deadline = time.monotonic() + 300
+    while len(snapshots) < 2 and time.monotonic() < deadline:
+        if viewer.updates_ != seen:  # one re-clustering has been shown
+            seen = viewer.updates_
+            snapshots.append((viewer.map.widget, scatter.points[:, :2].copy(),
+                              scatter.transition_points))
+        time.sleep(0.02)
+    assert trainer.wait(timeout=300)
+    viewer.detach()
+    assert len(snapshots) >= 2, viewer.status
+    (first_widget, first, _), (second_widget, second, animated) = snapshots[:2]
+    assert first_widget is scatter and second_widget is scatter
+    assert not np.allclose(first, second)  # the points moved
+    assert animated  # ... with the widget's animated transition
+    assert viewer.map.updates >= 2 and viewer.map.box.children == (scatter,)
+    assert len(live_widgets) == widgets_before  # nothing new was made on the page

@@ -89,3 +89,18 @@ def _try_asarray(x: Any) -> np.ndarray | None:
         return np.asarray(x)
     except (ValueError, TypeError):  # ragged lists: as_float_array explains
         return None
+
+
+def fingerprint(arr: np.ndarray) -> str:
+    """A digest of an array's shape, dtype and bytes: equal digests mean equal data.
+
+    The estimator keeps the digest of its training data, so a viewer given the same
+    data can show the fitted clustering itself instead of recomputing it.
+    """
+    import hashlib
+
+    data = np.ascontiguousarray(arr)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{data.shape}|{data.dtype.str}".encode())
+    digest.update(memoryview(data).cast("B"))
+    return digest.hexdigest()

@@ -1,8 +1,9 @@
-"""The rule by which ``VAEClusterer``'s ``"auto"`` parameters adapt to the data.
+"""The one rule by which every ``"auto"`` setting adapts to the data.
 
-Only the data's size, row shape and value range enter the rule; labels never do.
-The docstring of :class:`~vaewidget.clustering.VAEClusterer` and docs/clustering.md
-state the same rule in words; keep the three in step.
+``VAEClusterer``, ``ClusterPipeline``, ``ClusterViewer`` and ``VAEPanel`` all resolve
+their defaults here, so the same data gets the same model, training and clustering
+whichever door it comes through. Only the data's size, row shape and value range
+enter the rule; labels never do. docs/clustering.md states the rule in words.
 """
 
 from __future__ import annotations
@@ -14,6 +15,29 @@ import numpy as np
 
 from vaewidget.models.preprocessing import UNIT_RANGE_SCALINGS
 
+#: Model and training settings a VAEClusterer() starts from (before "auto" is resolved).
+MODEL_DEFAULTS: dict[str, Any] = {
+    "latent_dim": 32,
+    "hidden_units": (512, 256),
+    "beta": "auto",
+    "kl_warmup_epochs": 0,
+    "epochs": "auto",
+    "batch_size": "auto",
+    "learning_rate": 1e-3,
+    "noise_std": 0.0,
+    "scaling": "auto",
+}
+#: Clustering settings a ClusterPipeline() starts from.
+CLUSTER_DEFAULTS: dict[str, Any] = {
+    "projection": "auto",
+    "n_components": 2,
+    "n_neighbors": "auto",
+    "min_cluster_size": "auto",
+    "min_samples": "auto",
+    "cluster_selection_method": "eom",
+    "cluster_selection_epsilon": 0.0,
+}
+
 #: Gradient steps the "auto" epoch count aims for, and its bounds.
 TARGET_STEPS = 1200
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
@@ -21,28 +45,39 @@ MIN_EPOCHS, MAX_EPOCHS = 5, 60
 EAGER_STEPS = 200
 #: Below this many rows a UMAP has too few neighbours to be worth it.
 MIN_ROWS_FOR_UMAP = 200
+#: Above this many rows the default clusters the latent itself: a UMAP fit grows
+#: too slow for an interactive tool (minutes at 10^5 rows on two cores).
+MAX_ROWS_FOR_UMAP = 50_000
 #: KL weight for a Bernoulli (min-max, [0, 1]) likelihood and for a Gaussian one.
 BETA_BERNOULLI, BETA_GAUSSIAN = 0.01, 1.0
 #: UMAP's neighbourhood size (umap-learn's own default).
 N_NEIGHBORS = 15
 
 
-def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
-    """Replace each ``"auto"`` in ``params`` by its value for the data ``arr``.
+def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
+    """Resolve the model and training settings (scaling, beta, batch size, epochs).
 
-    Returns a new dict with every parameter concrete; the estimator stores it
-    as ``params_``.
+    Parameters
+    ----------
+    params
+        Settings as given; missing keys take :data:`MODEL_DEFAULTS`.
+    arr
+        The training data (raw units), as checked by the caller.
+
+    Returns
+    -------
+    dict
+        A new dict with every model and training setting concrete.
     """
     n = int(arr.shape[0])
-    out = dict(params)
+    out = {**MODEL_DEFAULTS, **params}
     if out["scaling"] == "auto":
         # Non-negative data (intensities, counts) keeps zero as zero: per-column min-max
         # to [0, 1] with a Bernoulli loss. Data with negative values: the preparer's rule
         # (standardize, Gaussian loss).
         out["scaling"] = "minmax" if float(arr.min()) >= 0.0 else "auto"
-    if out.get("beta") == "auto":
-        # The preparer's own rule: targets in [0, 1] get a Bernoulli likelihood, the
-        # standardized rest a Gaussian one.
+    if out["beta"] == "auto":
+        # Targets in [0, 1] get a Bernoulli likelihood, the standardized rest a Gaussian one.
         bernoulli = out["scaling"] in UNIT_RANGE_SCALINGS
         out["beta"] = BETA_BERNOULLI if bernoulli else BETA_GAUSSIAN
     if out["batch_size"] == "auto":
@@ -50,8 +85,34 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     batches = max(1, math.ceil(n / out["batch_size"]))
     if out["epochs"] == "auto":
         out["epochs"] = int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_STEPS / batches))))
+    return out
+
+
+def resolve_clustering(params: dict[str, Any], n_rows: int, n_dims: int | None = None
+                       ) -> dict[str, Any]:
+    """Resolve the projection and HDBSCAN settings for ``n_rows`` points.
+
+    Parameters
+    ----------
+    params
+        Settings as given; missing keys take :data:`CLUSTER_DEFAULTS`.
+    n_rows
+        Rows to cluster.
+    n_dims
+        Dimensions of the latent codes, when known: a latent no larger than the
+        projection's ``n_components`` is clustered as it is.
+
+    Returns
+    -------
+    dict
+        A new dict with every clustering setting concrete (``projection`` may be ``None``).
+    """
+    n = int(n_rows)
+    out = {**CLUSTER_DEFAULTS, **params}
     if out["projection"] == "auto":
-        out["projection"] = "umap" if n >= MIN_ROWS_FOR_UMAP else None
+        small_latent = n_dims is not None and n_dims <= int(out["n_components"])
+        wanted = MIN_ROWS_FOR_UMAP <= n <= MAX_ROWS_FOR_UMAP and not small_latent
+        out["projection"] = "umap" if wanted else None
     if out["n_neighbors"] == "auto":
         out["n_neighbors"] = int(min(N_NEIGHBORS, max(2, n - 1)))
     if out["min_cluster_size"] == "auto":
@@ -61,6 +122,15 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
         out["min_samples"] = int(min(10, out["min_cluster_size"]))
     return out
 
+
+def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
+    """Replace each ``"auto"`` in ``params`` by its value for the data ``arr``.
+
+    Returns a new dict with every model, training and clustering setting concrete;
+    the estimator stores it as ``params_``.
+    """
+    model = resolve_model(params, arr)
+    return resolve_clustering(model, int(arr.shape[0]), int(model["latent_dim"]))
 
 
 def train_eagerly(n_rows: int, params: dict[str, Any]) -> bool:

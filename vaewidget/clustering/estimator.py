@@ -9,14 +9,10 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
-from vaewidget.clustering import _defaults
-from vaewidget.clustering._checks import check_input, check_row_shape, check_varies
-from vaewidget.clustering.hdbscan_tools import (
-    PROJECTIONS,
-    SELECTION_METHODS,
-    fit_hdbscan,
-    make_projector,
-)
+from vaewidget.clustering import _defaults, recipe
+from vaewidget.clustering._checks import check_input, check_row_shape, check_varies, fingerprint
+from vaewidget.clustering.large import DEFAULT_MAX_FIT
+from vaewidget.clustering.pipeline import ClusterPipeline, check_cluster_params
 
 #: The fewest rows ``fit`` accepts: a validation-free VAE and HDBSCAN need a few neighbours.
 MIN_ROWS = 3
@@ -60,6 +56,9 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         HDBSCAN's smallest cluster and density smoothing (``"auto"``: see below).
     cluster_selection_method
         HDBSCAN's ``"eom"`` (excess of mass) or ``"leaf"``.
+    max_fit
+        Above this many rows HDBSCAN fits a random subsample and labels the rest
+        by approximate prediction (``None``: always every row).
     random_state
         Seed (int), ``numpy.random.RandomState`` or ``None``. An int seeds Keras
         (``keras.utils.set_random_seed``, which also seeds Python's and numpy's
@@ -89,6 +88,11 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         The fitted projection.
     clusterer_ : hdbscan.HDBSCAN
         The fitted HDBSCAN (with prediction data).
+    result_ : vaewidget.clustering.ClusterResult
+        The engine's result, which the attributes above read: what
+        :class:`~vaewidget.ClusterViewer` shows for the same data.
+    fingerprint_ : str
+        Digest of the training data (see :func:`~vaewidget.clustering._checks.fingerprint`).
     history_ : dict of str to list of float
         Per-epoch loss terms (``loss``, ``reconstruction_loss``, ``kl_loss``, ...).
     params_ : dict
@@ -135,8 +139,17 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     Examples
     --------
     >>> from vaewidget import VAEClusterer, datasets
-    >>> X, _ = datasets.load_digits()
-    >>> labels = VAEClusterer(random_state=0).fit_predict(X)  # doctest: +SKIP
+    >>> X, _ = datasets.make_manifold_clusters(300, n_clusters=3, n_features=8)
+    >>> # A tiny, quick setting; the defaults suit real data (see docs/clustering.md).
+    >>> clusterer = VAEClusterer(latent_dim=2, hidden_units=(16,), epochs=5,
+    ...                          projection=None, random_state=0)
+    >>> labels = clusterer.fit_predict(X)     # -1 marks noise
+    >>> labels.shape, clusterer.embedding_.shape
+    ((300,), (300, 2))
+    >>> clusterer.params_["min_cluster_size"]  # 1.5 % of the rows, at least 5
+    5
+    >>> clusterer.predict(X[:4]).shape        # new rows, through the same model
+    (4,)
     """
 
     def __init__(
@@ -156,6 +169,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         min_cluster_size: int | str = "auto",
         min_samples: int | str | None = "auto",
         cluster_selection_method: str = "eom",
+        max_fit: int | None = DEFAULT_MAX_FIT,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -174,6 +188,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
+        self.max_fit = max_fit
         self.random_state = random_state
         self.verbose = verbose
 
@@ -193,59 +208,49 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        import keras
-
-        from vaewidget.models import VAE
-
         self._check_params()
         arr = check_input(X, name="X", min_rows=MIN_ROWS)
         check_varies(arr)
         params = _defaults.resolve(self.get_params(), arr)
         seed = self._seed()
-        if seed is not None:
-            keras.utils.set_random_seed(seed)
         self._say(f"training a VAE on {arr.shape[0]} rows for {params['epochs']} epochs")
-        model = VAE.from_data(
-            arr, latent_dim=int(self.latent_dim), hidden_units=tuple(self.hidden_units),
-            beta=float(params["beta"]), kl_warmup_epochs=int(self.kl_warmup_epochs),
-            noise_std=float(self.noise_std), seed=seed, scaling=params["scaling"],
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(float(self.learning_rate)),
-            run_eagerly=_defaults.train_eagerly(arr.shape[0], params),
-        )
-        history = model.fit(
-            model.prepare(arr), epochs=params["epochs"], batch_size=params["batch_size"],
-            shuffle=True, verbose=int(self.verbose) if self.verbose in (1, 2) else 0,
-        )
-        z = model.embed(arr)
-        projector = _make_projector(params, seed, len(z))
-        if projector is not None:
-            self._say(f"projecting the {z.shape[1]}-D latent with {params['projection']}")
-        space = z if projector is None else np.asarray(projector.fit_transform(z), np.float32)
-        self._say("clustering with HDBSCAN")
-        clusterer = fit_hdbscan(
-            space, min_cluster_size=params["min_cluster_size"],
-            min_samples=params["min_samples"],
-            cluster_selection_method=self.cluster_selection_method, prediction_data=True,
-        )
+        model = recipe.build_model(arr, params, seed)
+        history = recipe.train_model(model, arr, params, verbose=int(self.verbose))
+        pipeline = ClusterPipeline.from_params(params, max_fit=self.max_fit, random_state=seed)
+        self._say(f"projecting ({params['projection']}) and clustering with HDBSCAN")
+        result = pipeline.run(model, arr)
         # Attributes are set only now, so a fit that fails leaves a fitted estimator intact.
         _check_feature_names(self, X, reset=True)
         self.n_features_in_ = int(np.prod(arr.shape[1:]))
         self.row_shape_ = tuple(int(d) for d in arr.shape[1:])
         self.params_ = params
         self.model_ = model
-        self.projector_ = projector
-        self.clusterer_ = clusterer
-        self.embedding_ = z
-        self.projection_ = None if projector is None else space
-        self.labels_ = np.asarray(clusterer.labels_, dtype=np.intp)
-        self.probabilities_ = np.asarray(clusterer.probabilities_, dtype=np.float64)
-        self.outlier_scores_ = np.asarray(clusterer.outlier_scores_, dtype=np.float64)
-        self.n_clusters_ = int(self.labels_.max() + 1) if len(self.labels_) else 0
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self._say(f"found {self.n_clusters_} clusters; {np.mean(self.labels_ < 0):.1%} noise")
+        self.result_ = result
+        self.history_ = history
+        self.fingerprint_ = fingerprint(arr)
+        self._say(f"found {result.n_clusters} clusters; {result.noise_fraction:.1%} noise")
+        for note in result.notes:
+            self._say(note)
         return self
+
+    # Per-row results and fitted parts, read from the engine's result.
+    labels_ = property(lambda self: self.result_.labels,
+                       doc="Cluster of each training row; ``-1`` is noise.")
+    probabilities_ = property(lambda self: self.result_.probabilities,
+                              doc="HDBSCAN's membership strength of each row (0 for noise).")
+    outlier_scores_ = property(lambda self: self.result_.outlier_scores,
+                               doc="GLOSH outlier score of each row.")
+    n_clusters_ = property(lambda self: self.result_.n_clusters,
+                           doc="Number of clusters found, noise excluded.")
+    embedding_ = property(lambda self: self.result_.embedding,
+                          doc="Latent means of the training rows.")
+    projector_ = property(lambda self: self.result_.projector, doc="The fitted projection.")
+    clusterer_ = property(lambda self: self.result_.clusterer, doc="The fitted HDBSCAN.")
+
+    @property
+    def projection_(self) -> np.ndarray | None:
+        """The space HDBSCAN clustered when a projection was used, else ``None``."""
+        return None if self.result_.projector is None else self.result_.space
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit and return ``embedding_``, the latent means of ``X``."""
@@ -262,7 +267,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         return self.model_.embed(arr)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Label new rows with ``hdbscan.approximate_predict`` (``-1`` is noise).
+        """Label new rows with HDBSCAN's approximate prediction (``-1`` is noise).
 
         The rows go through the same model and projection as the training data;
         the clusters themselves do not change.
@@ -270,23 +275,18 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         return self.approximate_predict(X)[0]
 
     def approximate_predict(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Labels of new rows and their membership strengths (0 for noise), as hdbscan gives.
-        """
-        import hdbscan
+        """Labels of new rows and their membership strengths (0 for noise), as hdbscan gives."""
+        z = self.transform(X)
+        return self.pipeline().predict(self.result_, z)
 
-        check_is_fitted(self, "clusterer_")
-
-        space = self._space(self.transform(X))
-        labels, strengths = hdbscan.approximate_predict(self.clusterer_, space)
-        return np.asarray(labels, dtype=np.intp), np.asarray(strengths, dtype=np.float64)
-
-    def _space(self, z: np.ndarray) -> np.ndarray:
-        if self.projector_ is None:
-            return z
-        return np.asarray(self.projector_.transform(z), dtype=np.float32)
+    def pipeline(self) -> ClusterPipeline:
+        """The fitted :class:`~vaewidget.clustering.ClusterPipeline` settings, as resolved."""
+        check_is_fitted(self, "result_")
+        return ClusterPipeline.from_params(self.params_, max_fit=self.max_fit,
+                                           random_state=self._seed())
 
     def _check_new(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "clusterer_")
+        check_is_fitted(self, "result_")
         arr = check_input(X, name="X")
         check_row_shape(arr, self.row_shape_, type(self).__name__)
         _check_feature_names(self, X, reset=False)
@@ -294,35 +294,17 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
 
     # ------------------------------------------------------------- helpers
     def _check_params(self) -> None:
-        if int(self.latent_dim) < 1:
-            raise ValueError(f"Expected latent_dim >= 1. Received: latent_dim={self.latent_dim}")
-        for name in ("epochs", "batch_size", "n_neighbors", "min_cluster_size"):
+        if not _is_int(self.latent_dim) or self.latent_dim < 1:
+            raise ValueError(f"Expected latent_dim >= 1. Received: latent_dim={self.latent_dim!r}")
+        for name in ("epochs", "batch_size"):
             value = getattr(self, name)
-            if value != "auto" and (not isinstance(value, (int, np.integer)) or value < 1):
+            if value != "auto" and (not _is_int(value) or value < 1):
                 raise ValueError(
                     f"Expected {name} to be a positive int or 'auto'. Received: {name}={value!r}"
                 )
-        if self.projection not in (*PROJECTIONS, None, "auto"):
-            raise ValueError(
-                f"Expected projection in {(*PROJECTIONS, None, 'auto')}. "
-                f"Received: projection={self.projection!r}"
-            )
-        if self.min_samples not in ("auto", None) and (
-            not isinstance(self.min_samples, (int, np.integer)) or self.min_samples < 1
-        ):
-            raise ValueError(
-                "Expected min_samples to be a positive int, None or 'auto'. "
-                f"Received: min_samples={self.min_samples!r}"
-            )
-        if self.cluster_selection_method not in SELECTION_METHODS:
-            raise ValueError(
-                f"Expected cluster_selection_method in {SELECTION_METHODS}. "
-                f"Received: cluster_selection_method={self.cluster_selection_method!r}"
-            )
-        if int(self.n_components) < 1:
-            raise ValueError(
-                f"Expected n_components >= 1. Received: n_components={self.n_components}"
-            )
+        check_cluster_params(self.get_params())
+        if self.max_fit is not None and (not _is_int(self.max_fit) or self.max_fit < 2):
+            raise ValueError(f"Expected max_fit >= 2 or None. Received: max_fit={self.max_fit!r}")
         if self.beta != "auto" and (
             not isinstance(self.beta, (int, float, np.number))
             or isinstance(self.beta, bool)
@@ -331,7 +313,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
             raise ValueError(
                 f"Expected beta to be a number >= 0 or 'auto'. Received: beta={self.beta!r}"
             )
-        if float(self.learning_rate) <= 0:
+        if not float(self.learning_rate) > 0:
             raise ValueError(
                 f"Expected learning_rate > 0. Received: learning_rate={self.learning_rate}"
             )
@@ -357,15 +339,6 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         return tags
 
 
-def _make_projector(params: dict[str, Any], seed: int | None, n_rows: int) -> Any:
-    method = params["projection"]
-    if method is None:
-        return None
-    n_components = int(min(params["n_components"], max(1, n_rows - 2)))
-    if method == "pca":
-        n_components = min(n_components, int(params["latent_dim"]))
-    if method == "umap":
-        return make_projector(
-            "umap", n_components, seed, n_neighbors=int(params["n_neighbors"]), min_dist=0.0
-        )
-    return make_projector(method, n_components, seed)
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

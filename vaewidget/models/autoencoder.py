@@ -20,6 +20,23 @@ class Autoencoder(BaseAutoencoder):
     with a deterministic code and no KL term. Metrics: ``loss``,
     ``reconstruction_loss`` and ``regularization_loss`` when ``l1`` or ``l2`` is set.
     Build one with :meth:`from_data`; see :class:`~vaewidget.VAE` for the parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vaewidget import Autoencoder
+    >>> x = np.random.default_rng(0).normal(size=(200, 6)).astype("float32")
+    >>> model = Autoencoder.from_data(x, latent_dim=2, hidden_units=(16,), seed=0)
+    >>> model.preparer.scaling_, model.preparer.reconstruction_   # signed table
+    ('standard', 'mse')
+    >>> model.compile()
+    >>> history = model.fit(model.prepare(x), epochs=2, batch_size=64, verbose=0)
+    >>> sorted(history.history)
+    ['loss', 'reconstruction_loss']
+    >>> model.encode(x[:5]).shape             # a deterministic code, no z_log_var
+    (5, 2)
+    >>> model.reconstruct(x[:5]).shape        # back in the original units
+    (5, 6)
     """
 
     variational = False

@@ -56,6 +56,22 @@ class DataPreparer:
         ``transform(x) = (x - offset_) / scale_``, per column or one value.
     constant_columns_ : list of int
         Columns of a table that never change (they map to 0).
+
+    Examples
+    --------
+    >>> from vaewidget import DataPreparer
+    >>> from vaewidget.datasets import load_digits
+    >>> x, _ = load_digits()                  # 64 columns of grey levels 0-16
+    >>> prep = DataPreparer().fit(x)
+    >>> prep.kind_, prep.scaling_, prep.reconstruction_
+    ('tabular', 'minmax', 'bce')
+    >>> prep.constant_columns_                # pixels that are 0 in every image
+    [0, 32, 39]
+    >>> xp = prep.transform(x)
+    >>> float(xp.min()), float(xp.max())
+    (0.0, 1.0)
+    >>> bool(abs(prep.inverse_transform(xp) - x).max() < 1e-4)
+    True
     """
 
     def __init__(
@@ -213,7 +229,15 @@ class DataPreparer:
     def transform(self, x: Any, name: str = "x") -> np.ndarray:
         """Scale ``x`` and shape it for the model's input."""
         arr = self.check(x, name=name)
-        out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
+        with np.errstate(over="ignore"):
+            out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
+        if not np.isfinite(out).all():  # far outside the fitted data: the model sees inf
+            first = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+            raise ValueError(
+                f"Expected values that this model's scaling maps to finite numbers. Received: "
+                f"`{name}`{list(first)} = {arr[first]:.3g}, which overflows float32 once scaled "
+                "like the data the model was prepared on (it lies far outside that data's range)."
+            )
         return out.reshape((arr.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
 
     def scale_rows(self, rows: np.ndarray) -> np.ndarray:

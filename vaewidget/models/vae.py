@@ -55,6 +55,26 @@ class VAE(BaseAutoencoder):
         (a denoising VAE); the target stays clean.
     seed
         Seed for sampling and input noise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vaewidget import VAE
+    >>> x = np.random.default_rng(0).random((200, 16)).astype("float32")
+    >>> model = VAE.from_data(x, latent_dim=2, hidden_units=(16,), seed=0)
+    >>> model.preparer.reconstruction_        # values in [0, 1]: a Bernoulli likelihood
+    'bce'
+    >>> model.compile()
+    >>> history = model.fit(model.prepare(x), epochs=2, batch_size=64, verbose=0)
+    >>> sorted(history.history)
+    ['kl_loss', 'loss', 'reconstruction_loss', 'weighted_kl_loss']
+    >>> model.embed(x).shape                  # latent means, from raw data
+    (200, 2)
+    >>> model.sample(3, seed=0).shape         # new rows in the data's own units
+    (3, 16)
+    >>> model.beta = 0.5                      # a keras.Variable: live during training
+    >>> float(model.beta.numpy())
+    0.5
     """
 
     variational = True

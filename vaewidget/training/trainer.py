@@ -118,9 +118,23 @@ class Trainer:
 
     Examples
     --------
-    >>> t = Trainer(model, x, epochs=20)             # doctest: +SKIP
-    >>> t.on_epoch(lambda epoch, logs: print(epoch, logs["loss"]))  # doctest: +SKIP
-    >>> t.start(); t.wait()                          # doctest: +SKIP
+    >>> import numpy as np
+    >>> from vaewidget import VAE, Trainer
+    >>> x = np.random.default_rng(0).random((300, 8)).astype("float32")
+    >>> model = VAE.from_data(x, latent_dim=2, hidden_units=(16,), seed=0)
+    >>> t = Trainer(model, x, epochs=3, batch_size=64)
+    >>> finished = []
+    >>> t.on_epoch(lambda epoch, logs: finished.append(epoch))  # runs on the training thread
+    >>> t.start()                             # returns at once; training runs in a thread
+    >>> t.wait(timeout=120)                   # block until the run ends
+    True
+    >>> t.state, finished, len(t.history["val_loss"])
+    ('finished', [0, 1, 2], 3)
+    >>> t.epochs = 2
+    >>> t.start(); t.wait(timeout=120)        # 2 more epochs on the same weights
+    True
+    >>> finished, t.epochs_done
+    ([0, 1, 2, 3, 4], 5)
     """
 
     def __init__(

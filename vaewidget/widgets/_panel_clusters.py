@@ -65,7 +65,9 @@ class ClustersTab:
             self.box.children = [widgets.HTML("<p>Encoding and clustering...</p>")]
             from vaewidget.widgets import ClusterViewer
 
-            self.viewer = ClusterViewer(p.model, p.x, p.labels)
+            seed = p._passthrough.get("seed")
+            self.viewer = ClusterViewer(p.model, p.x, p.labels,
+                                        random_state=0 if seed is None else seed)
             self._viewer_model, self._epochs = p.model, epochs
             self.box.children = [self.viewer.widget]
         except Exception as err:  # an optional tab must not break the panel

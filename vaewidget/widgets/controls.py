@@ -17,30 +17,48 @@ STRUCTURAL = ("architecture", "latent_dim", "hidden_units", "reconstruction")
 # These take effect while training runs.
 LIVE = ("learning_rate", "beta")
 
-DEFAULTS: dict[str, Any] = {
-    "architecture": "auto",
-    "latent_dim": 2,
-    "hidden_units": (256, 128),
-    "reconstruction": "auto",
-    "beta": 1.0,
-    "kl_warmup_epochs": 0,
-    "learning_rate": 1e-3,
-    "batch_size": 64,
-    "epochs": 30,
-    "validation_split": 0.1,
-}
+#: Control values that the one rule (``VAEClusterer``'s) does not decide.
+FIXED_DEFAULTS: dict[str, Any] = {"architecture": "auto", "reconstruction": "auto",
+                                  "validation_split": 0.0}
+
+
+def rule_defaults(x: Any, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The control values and pass-through options ``VAEClusterer()`` resolves for ``x``.
+
+    The panel starts from the estimator's rule
+    (:func:`vaewidget.clustering._defaults.resolve_model`), applied to the user's own
+    options, so ``VAEPanel(x)`` trains what ``VAEClusterer().fit(x)`` trains.
+    Returns ``(control values, pass-through options)``.
+    """
+    from vaewidget.clustering._defaults import MODEL_DEFAULTS, resolve_model
+
+    given = {k: v for k, v in options.items() if k in MODEL_DEFAULTS}
+    size = given.get("batch_size")
+    if not (isinstance(size, numbers.Integral) and size >= 1):
+        given.pop("batch_size", None)  # a bad value is reported by check_values
+    params = resolve_model({k: v for k, v in given.items() if k in ("scaling", "batch_size")}, x)
+    controls = {**FIXED_DEFAULTS, **{k: params[k] for k in
+                                     (*MODEL_CONTROLS, *TRAIN_CONTROLS) if k in params}}
+    return controls, {"scaling": params["scaling"], "noise_std": params["noise_std"]}
+
 
 _STYLE = {"description_width": "130px"}
 _LAYOUT = {"width": "320px"}
 
 
-def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Split ``VAEPanel(**options)`` into (control values, pass-through model options, unknown)."""
+def split_options(options: dict[str, Any], x: Any
+                  ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Split ``VAEPanel(x, **options)`` into (control values, pass-through model options,
+    unknown), defaults from :func:`rule_defaults`."""
     known = set(MODEL_CONTROLS) | set(TRAIN_CONTROLS)
-    controls = {**DEFAULTS, **{k: v for k, v in options.items() if k in known}}
-    passthrough = {k: v for k, v in options.items() if k in MODEL_PASSTHROUGH}
     unknown = {k: v for k, v in options.items() if k not in known and k not in MODEL_PASSTHROUGH}
-    return controls, passthrough, unknown
+    if unknown:
+        return {}, {}, unknown
+    defaults, rule_passthrough = rule_defaults(x, options)
+    controls = {**defaults, **{k: v for k, v in options.items() if k in known}}
+    passthrough = {**rule_passthrough,
+                   **{k: v for k, v in options.items() if k in MODEL_PASSTHROUGH}}
+    return controls, passthrough, {}
 
 
 def parse_hidden_units(text: Any) -> tuple[int, ...]:
@@ -95,7 +113,7 @@ class TrainingControls:
     kind
         ``"image"`` or ``"tabular"``: which architectures are offered.
     values
-        Initial values, keyed like :data:`DEFAULTS`.
+        Initial values, keyed like :data:`MODEL_CONTROLS` and :data:`TRAIN_CONTROLS`.
     """
 
     def __init__(self, kind: str, values: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from vaewidget._validation import as_float_array, data_kind
 from vaewidget.plotting import figure_to_png, history_figure, new_figure
+from vaewidget.widgets._hooks import Hooks
 from vaewidget.widgets._layout import build_layout
 from vaewidget.widgets._parts import (
     STATE_COLOURS,
@@ -67,6 +68,22 @@ class VAEPanel:
         The current model (new weights after :meth:`reset` or a structural change).
     trainer : vaewidget.Trainer or None
         The trainer of the latest run.
+
+    Examples
+    --------
+    >>> from vaewidget import VAEPanel
+    >>> from vaewidget.datasets import load_digits
+    >>> x, y = load_digits()
+    >>> panel = VAEPanel(x[:300], labels=y[:300], latent_dim=2, hidden_units=(16,), epochs=2)
+    >>> panel.state                           # in a notebook, `panel` alone displays it
+    'idle'
+    >>> panel.train().wait(timeout=120)       # what the Train button does
+    True
+    >>> panel.state, len(panel.history["loss"])
+    ('finished', 2)
+    >>> panel.model.embed(x[:5]).shape        # continue in code with the trained model
+    (5, 2)
+    >>> panel.close()
     """
 
     def __init__(self, x: Any, labels: Any = None, *, update_rate: float = 4.0,
@@ -78,7 +95,7 @@ class VAEPanel:
                 f"Expected one label per row of x ({len(self.x)} labels). "
                 f"Received: labels.shape={self.labels.shape}"
             )
-        values, self._passthrough, unknown = split_options(model_options)
+        values, self._passthrough, unknown = split_options(model_options, self.x)
         if unknown:
             raise ValueError(
                 "Expected options among architecture, latent_dim, hidden_units, reconstruction, "
@@ -103,6 +120,7 @@ class VAEPanel:
         self._next_plot = 0.0
         self.plot = ELBOPlot()
         self.status = StatusLog()
+        self._hooks = Hooks("epoch", "state", report=self.status.add)
         self._throttle = Throttle(self._redraw, rate=update_rate, on_error=self._redraw_failed)
         build_layout(self)
         self.controls.epochs.observe(lambda _: self._idle_labels(), "value")
@@ -159,6 +177,24 @@ class VAEPanel:
         finally:
             self._starting = False
             self._sync()
+
+    def on_epoch(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(epoch, logs)`` after every epoch of every run (``remove=True``: stop).
+
+        ``epoch`` counts the epochs on the current weights, across runs (1, 2, ...);
+        ``logs`` maps each metric to its value. The call comes from the training
+        thread: keep it short, or hand the work to another thread. An error in it goes
+        to the status area; training goes on.
+        """
+        self._hooks.on("epoch", callback, remove)
+
+    def on_state(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(state)`` when the state changes (``"running"``, ``"finished"``...).
+
+        The states are the trainer's (:attr:`state`), delivered on the thread that
+        changed the state. ``remove=True`` unregisters.
+        """
+        self._hooks.on("state", callback, remove)
 
     def toggle_pause(self) -> None:
         """Pause a running trainer, or resume a paused one (the Pause/Resume button)."""
@@ -257,10 +293,14 @@ class VAEPanel:
 
     # ------------------------------------------------------------------ runs
     def _build_model(self) -> Any:
-        from vaewidget.models import VAE
+        from vaewidget.clustering import recipe
 
         options = self.controls.model_options()
-        model = VAE.from_data(self.x, **options, **self._passthrough)
+        extra = dict(self._passthrough)
+        params = {**options, "scaling": extra.pop("scaling"), "noise_std": extra.pop("noise_std")}
+        model = recipe.build_model(self.x, params, extra.pop("seed", None),
+                                   architecture=options["architecture"],
+                                   reconstruction=options["reconstruction"], **extra)
         self._model_options = {k: options[k] for k in STRUCTURAL}
         return model
 
@@ -316,8 +356,11 @@ class VAEPanel:
         return trainer
 
     def _new_trainer(self, train: dict[str, Any]) -> Any:
+        from vaewidget.clustering import recipe
         from vaewidget.training import Trainer
 
+        if getattr(self.model, "optimizer", None) is None:
+            recipe.compile_model(self.model, len(self.x), train)  # as VAEClusterer does
         trainer = Trainer(self.model, self.x, batch_rate=10.0, **train)
         trainer.on_batch(self._on_batch)
         trainer.on_epoch(self._on_epoch)
@@ -358,6 +401,7 @@ class VAEPanel:
             self.status.add(f"Non-finite values at epoch {done}: {', '.join(bad)}.", "error")
         self._recon_due = True  # reconstructed on the UI thread: off training's critical path
         self._throttle.poke()
+        self._hooks.fire("epoch", done, dict(logs))
 
     def _on_state(self, state: str) -> None:
         self._sync()
@@ -374,6 +418,7 @@ class VAEPanel:
                 self.status.add(f"Finished {n} epochs{early}. {_final_numbers(self.history)}")
             self._final_due = self._clusters_due = True
             self._throttle.poke()
+        self._hooks.fire("state", state)
 
     # ------------------------------------------------------------ UI side (throttled)
     def _redraw(self) -> bool:

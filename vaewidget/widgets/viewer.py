@@ -1,34 +1,48 @@
-"""ClusterViewer: HDBSCAN clusters of a trained model's latent space, in a notebook widget."""
+"""ClusterViewer: HDBSCAN clusters of a trained model's latent space, in a notebook widget.
+
+The viewer computes nothing of its own: a :class:`~vaewidget.clustering.ClusterPipeline`
+(the engine ``VAEClusterer`` uses) encodes, projects and clusters, and the viewer shows
+its :class:`~vaewidget.clustering.ClusterResult` and sends the user's choices back to it.
+"""
 
 from __future__ import annotations
 
 import threading
-import warnings
 from typing import Any
 
 import numpy as np
 
 from vaewidget._validation import as_float_array
-from vaewidget.clustering.explore import latent_means, suggest_parameters
-from vaewidget.clustering.hdbscan_tools import make_projector, project_2d
-from vaewidget.clustering.large import DEFAULT_MAX_FIT, LatentClustering, cluster_latent
+from vaewidget.clustering._checks import fingerprint
+from vaewidget.clustering._defaults import resolve_clustering
+from vaewidget.clustering.explore import suggest_parameters
+from vaewidget.clustering.large import DEFAULT_MAX_FIT
 from vaewidget.clustering.metrics import score_clustering
-from vaewidget.plotting import figure_to_png
-from vaewidget.widgets._cluster_plots import draw_condensed_tree, draw_map, message_figure
+from vaewidget.clustering.pipeline import (
+    HDBSCAN_KEYS,
+    ClusterPipeline,
+    ClusterResult,
+    check_cluster_params,
+)
+from vaewidget.widgets.latent_map import COLOURS, LatentMap, align
+from vaewidget.widgets.viewer_explore import ExploreMixin
 from vaewidget.widgets.viewer_pick import PickMixin, guarded
+from vaewidget.widgets.viewer_show import ShowMixin
 from vaewidget.widgets.viewer_ui import ClusterViewerWidget
 from vaewidget.widgets.viewer_watch import WatchMixin
 
-HDBSCAN_OPTIONS = ("min_cluster_size", "min_samples", "cluster_selection_method",
-                   "cluster_selection_epsilon")
-#: The default clusters a UMAP of the latent (as VAEClusterer does) between these sizes.
-UMAP_MIN_ROWS, UMAP_MAX_ROWS = 200, 50_000
+HDBSCAN_OPTIONS = HDBSCAN_KEYS
+#: The "cluster on" choices and the projection each one asks the engine for.
+SPACES = {"latent": None, "umap": "umap", "pca": "pca"}
 
 
-class ClusterViewer(PickMixin, WatchMixin):
+class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
     """See the HDBSCAN clusters in a model's latent space; pick points, compare, export.
 
-    Display it as the last expression of a cell (or show ``viewer.widget``).
+    Display it as the last expression of a cell (or show ``viewer.widget``). The map is
+    a jupyter-scatter widget: zoom and pan, hover for a row's cluster and membership
+    probability, lasso or click to select. Where widgets do not run (a notebook saved
+    without widget state and rendered to HTML) the cell shows :meth:`to_png` instead.
 
     Parameters
     ----------
@@ -43,8 +57,10 @@ class ClusterViewer(PickMixin, WatchMixin):
         clustering (ARI, NMI, coverage) and to colour the map on request, never to
         choose it. Labels of the wrong length are ignored, with a message.
     space
-        Cluster ``"latent"`` means, a ``"umap"`` of them, or ``"auto"``: UMAP for
-        200 to 50,000 rows (what ``VAEClusterer`` does by default), else the latent.
+        Cluster the ``"latent"`` means, a ``"umap"`` or ``"pca"`` of them, or
+        ``"auto"``: the fitted estimator's choice, else the engine's rule (the one
+        ``VAEClusterer`` uses: UMAP for 200 to 50,000 rows and a latent larger than
+        2-D, else the latent itself).
     view
         The 2-D map: ``"auto"`` (the UMAP when clustering on it, the latent itself
         when 2-D, else PCA), ``"pca"`` or ``"umap"``.
@@ -52,17 +68,27 @@ class ClusterViewer(PickMixin, WatchMixin):
         Above this many rows HDBSCAN fits a random subsample and labels the rest by
         approximate prediction (:func:`vaewidget.clustering.large.cluster_latent`).
     random_state
-        Seed of subsamples, UMAP and PCA.
+        Seed of subsamples, UMAP and PCA (a fitted estimator's own seed wins).
     **hdbscan_options
         Initial ``min_cluster_size``, ``min_samples`` (``None``: same as
         min_cluster_size), ``cluster_selection_method`` and
-        ``cluster_selection_epsilon``. Defaults follow VAEClusterer: 1 % of the rows
-        (at least 5) and ``min(10, min_cluster_size)``.
+        ``cluster_selection_epsilon``. Defaults: a fitted estimator's values, else
+        the engine's rule (:func:`vaewidget.clustering._defaults.resolve_clustering`),
+        the same as ``VAEClusterer``'s.
+
+    With a fitted ``VAEClusterer`` and the data it was fitted on, the viewer shows
+    the estimator's own clustering (``viewer.labels_`` equals ``est.labels_``).
 
     Attributes
     ----------
     widget : ClusterViewerWidget
         The ipywidgets root.
+    map : vaewidget.widgets.latent_map.LatentMap
+        The interactive map (``map.widget`` is the jupyter-scatter widget).
+    pipeline : vaewidget.clustering.ClusterPipeline
+        The engine that computes the clustering.
+    result : vaewidget.clustering.ClusterResult or None
+        The clustering shown (``None`` when the codes are not finite).
     labels_, probabilities_, outlier_scores_ : ndarray
         Per row, from the current clustering (``-1`` is noise).
     n_clusters_ : int
@@ -70,8 +96,24 @@ class ClusterViewer(PickMixin, WatchMixin):
         Latent means of ``x``.
     coords_ : ndarray
         The 2-D coordinates drawn.
-    selection_ : ndarray
-        Row numbers of the current selection.
+    selection : ndarray
+        Row numbers of the current selection (also ``selection_``).
+
+    Examples
+    --------
+    >>> from vaewidget import VAE, ClusterViewer
+    >>> from vaewidget.datasets import make_manifold_clusters
+    >>> x, y = make_manifold_clusters(300, n_clusters=3, n_features=8)
+    >>> model = VAE.from_data(x, latent_dim=2, hidden_units=(16,), seed=0)
+    >>> model.compile()
+    >>> _ = model.fit(model.prepare(x), epochs=3, verbose=0)
+    >>> viewer = ClusterViewer(model, x, labels=y)  # in a notebook, `viewer` displays it
+    >>> viewer.labels_.shape, viewer.coords_.shape
+    ((300,), (300, 2))
+    >>> viewer.set_params(min_cluster_size=30)      # re-clusters, as the slider does
+    >>> list(viewer.to_dataframe().columns)
+    ['index', 'cluster', 'probability', 'outlier_score', 'x', 'y']
+    >>> viewer.close()
     """
 
     def __init__(self, model_or_clusterer: Any, x: Any, labels: Any = None, *,
@@ -80,30 +122,32 @@ class ClusterViewer(PickMixin, WatchMixin):
         unknown = sorted(set(hdbscan_options) - set(HDBSCAN_OPTIONS))
         if unknown:
             raise ValueError(f"Expected options among {HDBSCAN_OPTIONS}. Received: {unknown}")
-        if space not in ("auto", "latent", "umap"):
-            raise ValueError(f"Expected space in ('auto', 'latent', 'umap'). Received: {space!r}")
+        if space not in ("auto", *SPACES):
+            raise ValueError(f"Expected space in {('auto', *SPACES)}. Received: {space!r}")
         if view not in ("auto", "pca", "umap"):
             raise ValueError(f"Expected view in ('auto', 'pca', 'umap'). Received: {view!r}")
         self.model, self._source = _resolve_model(model_or_clusterer)
-        self.x = as_float_array(x, name="x", min_rows=3)
+        self.x = self.model.preparer.check(as_float_array(x, name="x", min_rows=3))
         n = len(self.x)
         self.max_fit, self.random_state = max_fit, random_state
         self._lock = threading.RLock()
-        self._result: LatentClustering | None = None
-        self.embedding_: np.ndarray | None = None
-        self._space: np.ndarray | None = None
+        self.result: ClusterResult | None = None
         self.coords_: np.ndarray | None = None
         self._recon_error: np.ndarray | None = None
         self._suggested: list[dict[str, Any]] = []
         self._init_pick()
         self._init_watch()
-        defaults = _defaults(n, self._source, self.model.latent_dim)
-        opts = {**defaults, **hdbscan_options}
-        if space == "auto":
-            space = defaults.pop("space")
+        self.map = LatentMap(images=self.x if self.x.ndim >= 3 else None)
+        fitted = dict(getattr(self._source, "params_", None) or {})
+        seed = getattr(self._source, "_seed", lambda: None)()
+        self.random_state = random_state if seed is None else seed
+        base = {**fitted, **hdbscan_options}
+        if space != "auto":
+            base["projection"] = SPACES[space]
+        self.pipeline = ClusterPipeline.from_params(base, max_fit=max_fit,
+                                                    random_state=self.random_state)
+        opts = self.pipeline.resolve(n, self.model.latent_dim)
         mcs_max = int(max(50, min(n // 2, 5000), int(opts["min_cluster_size"])))
-        self.widget = w = ClusterViewerWidget(n_rows=n, has_labels=labels is not None,
-                                              mcs_max=mcs_max)
         self.labels_true = None
         if labels is not None:
             y = np.asarray(labels).ravel()
@@ -111,61 +155,90 @@ class ClusterViewer(PickMixin, WatchMixin):
                 self._label_problem = (
                     f"Expected one label per row ({n}). Received: {len(y)} labels; they are "
                     "ignored (no scores, no colouring by label).")
-                w.colour_by_label.disabled = True
             else:
                 self.labels_true = y
+        colours = [(text, key) for key, text in COLOURS.items()
+                   if key != "label" or self.labels_true is not None]
+        self.widget = w = ClusterViewerWidget(n_rows=n, colours=colours, mcs_max=mcs_max,
+                                              map_box=self.map.box)
         with w.hold_sync():
-            w.space.value, w.view.value = space, view
+            w.space.value = next(k for k, v in SPACES.items() if v == opts["projection"])
+            w.view.value = view
             w.min_cluster_size.value = int(opts["min_cluster_size"])
             ms = opts.get("min_samples")
             w.min_samples.max = max(w.min_samples.max, int(ms or 0))
             w.min_samples.value = int(ms or 0)
-            w.selection_method.value = opts.get("cluster_selection_method", "eom")
-            w.epsilon.value = float(opts.get("cluster_selection_epsilon", 0.0))
+            w.selection_method.value = opts["cluster_selection_method"]
+            w.epsilon.max = max(w.epsilon.max, float(opts["cluster_selection_epsilon"]))
+            w.epsilon.value = float(opts["cluster_selection_epsilon"])
         for control in (w.min_cluster_size, w.min_samples, w.selection_method, w.epsilon):
             control.observe(self._on_control, names="value")
         w.space.observe(self._on_space, names="value")
         w.view.observe(self._on_view, names="value")
-        w.colour_by_label.observe(lambda _: self._guarded(self._draw), names="value")
+        w.colour.observe(lambda _: self._guarded(self._on_colour), names="value")
         w.refresh.on_click(lambda _: self._guarded(self.refresh))
         w.suggest.on_click(lambda _: self._guarded(self.suggest))
         w.apply_best.on_click(lambda _: self._guarded(self.apply_suggestion))
         w.tabs.observe(self._on_tab, names="selected_index")
         self._wire_pick()
+        self._wire_explore()
         self._wire_watch()
+        self._fitted_result = self._reusable_fit()
         self._guarded(self.refresh)
 
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        # The widget, and the static map for where widgets do not run: nbconvert's HTML
+        # falls back to the PNG when the notebook holds no widget state.
+        import base64
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["text/plain"] = repr(self)
+        try:
+            bundle["image/png"] = base64.b64encode(self.to_png()).decode("ascii")
+        except Exception:  # a fallback must never stop the widget from showing
+            pass
+        return bundle
 
-        display(self.widget)
+    def __repr__(self) -> str:
+        return (f"ClusterViewer({len(self.x):,} points, {self.n_clusters_} clusters, "
+                f"{len(self._selection):,} selected)")
 
     # --------------------------------------------------------------- public API
     @property
     def labels_(self) -> np.ndarray:
         """Cluster of each row (``-1`` noise); all ``-1`` while there is no clustering."""
-        return self._result.labels.copy() if self._result else np.full(len(self.x), -1)
+        return self.result.labels.copy() if self.result else np.full(len(self.x), -1)
 
     @property
     def probabilities_(self) -> np.ndarray:
-        return self._result.probabilities.copy() if self._result else np.zeros(len(self.x))
+        return self.result.probabilities.copy() if self.result else np.zeros(len(self.x))
 
     @property
     def outlier_scores_(self) -> np.ndarray:
-        return self._result.outlier_scores.copy() if self._result else np.ones(len(self.x))
+        return self.result.outlier_scores.copy() if self.result else np.ones(len(self.x))
 
     @property
     def n_clusters_(self) -> int:
-        return self._result.n_clusters if self._result else 0
+        return self.result.n_clusters if self.result else 0
 
     @property
     def clusterer_(self) -> Any:
         """The fitted ``hdbscan.HDBSCAN`` (fitted on a subsample above ``max_fit`` rows)."""
-        return self._result.clusterer if self._result else None
+        return self.result.clusterer if self.result else None
+
+    @property
+    def embedding_(self) -> np.ndarray | None:
+        """Latent means of ``x`` (``None`` when they are not finite)."""
+        return self.result.embedding if self.result else None
+
+    @property
+    def _result(self) -> ClusterResult | None:
+        return self.result
+
+    @property
+    def _space(self) -> np.ndarray | None:
+        return self.result.space if self.result else None
 
     @property
     def status(self) -> str:
@@ -175,37 +248,36 @@ class ClusterViewer(PickMixin, WatchMixin):
     def refresh(self) -> None:
         """Re-encode ``x`` with the model's current weights, then re-cluster and redraw."""
         with self._lock:
-            w = self.widget
-            w.show_status("Encoding...")
-            self._recon_error = None
-            self._result = None
+            self.widget.show_status("Encoding and clustering...")
+            fitted, self._fitted_result = self._fitted_result, None
             try:
-                self.embedding_ = latent_means(self.model, self.x)
-            except ValueError as err:
-                self.embedding_ = self._space = self.coords_ = None
+                # The old result stays on show until the new one is ready: no blank map.
+                result = (self._with_controls(fitted) if fitted is not None
+                          else self.pipeline.run(self.model, self.x))
+            except ValueError:
+                self.result = self.coords_ = self._recon_error = None
                 self._after_cluster()
-                raise err
-            self._project()
-            self.recluster()
+                raise
+            self.result, self._recon_error = result, None
+            self._show_result()
 
     def recluster(self) -> None:
         """Cluster again with the current control values (no re-encoding)."""
         with self._lock:
-            w = self.widget
-            if self._space is None:
-                w.show_status("Nothing to cluster: the latent codes are not finite (the model "
-                              "diverged). Retrain, then press Re-encode.", "error")
+            if self.result is None:
+                self.widget.show_status(
+                    "Nothing to cluster: the latent codes are not finite (the model "
+                    "diverged). Retrain, then press Re-encode.", "error")
                 return
-            w.show_status("Clustering...")
-            self._result = cluster_latent(self._space, **self.hdbscan_params(),
-                                          max_fit=self.max_fit, random_state=self.random_state)
+            self.widget.show_status("Clustering...")
+            self.result = self._with_controls(self.result)
             self._after_cluster()
 
     def hdbscan_params(self) -> dict[str, Any]:
-        """The HDBSCAN parameters the controls hold now."""
+        """The HDBSCAN parameters the controls hold now (``min_samples`` 0: the rule's)."""
         w = self.widget
         return {"min_cluster_size": int(w.min_cluster_size.value),
-                "min_samples": int(w.min_samples.value) or None,
+                "min_samples": int(w.min_samples.value) or "auto",
                 "cluster_selection_method": w.selection_method.value,
                 "cluster_selection_epsilon": float(w.epsilon.value)}
 
@@ -214,6 +286,9 @@ class ClusterViewer(PickMixin, WatchMixin):
         unknown = sorted(set(params) - set(HDBSCAN_OPTIONS))
         if unknown:
             raise ValueError(f"Expected parameters among {HDBSCAN_OPTIONS}. Received: {unknown}")
+        check_cluster_params(params)
+        params = {k: v for k, v in resolve_clustering(
+            {**self.hdbscan_params(), **params}, len(self.x)).items() if k in params}
         w = self.widget
         self._quiet = True
         try:
@@ -284,110 +359,30 @@ class ClusterViewer(PickMixin, WatchMixin):
     def _guarded(self, fn, *args: Any) -> Any:
         return guarded(self.widget, fn, *args)
 
-    def _project(self) -> None:
-        w, z = self.widget, self.embedding_
-        if w.space.value == "umap":
-            projector = getattr(self._source, "projector_", None)
-            fitted = getattr(self._source, "projection_", None)
-            reuse = getattr(self._source, "embedding_", None)
-            if (fitted is not None and reuse is not None and len(reuse) == len(z)
-                    and np.allclose(reuse[:50], z[:50], atol=1e-4)):
-                space = np.asarray(fitted, np.float32)
-            elif projector is not None and hasattr(projector, "n_neighbors"):
-                space = np.asarray(projector.transform(z), np.float32)
-            else:
-                w.show_status("Computing a UMAP of the latent (slow the first time)...")
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # umap's notes on n_jobs and seeds
-                    space = np.asarray(make_projector(
-                        "umap", 2, self.random_state, n_neighbors=int(min(30, len(z) - 1))
-                    ).fit_transform(z), np.float32)
-        else:
-            space = z
-        self._space = space
-        view = w.view.value
-        if view == "auto":
-            view = "identity" if space.shape[1] <= 2 else "pca"
-            self.coords_ = project_2d(space, view, self.random_state)
-        elif view == "umap" and w.space.value == "umap" and space.shape[1] == 2:
-            self.coords_ = space.copy()
-        else:
-            self.coords_ = project_2d(z, view, self.random_state)
-        spread = float(np.median(space.std(axis=0))) or 1.0
+    def _reusable_fit(self) -> ClusterResult | None:
+        """A fitted estimator's own result, when the viewer shows the same data and space."""
+        src = self._source
+        result = getattr(src, "result_", None)
+        if result is None or getattr(src, "fingerprint_", None) != fingerprint(self.x):
+            return None
+        if result.params.get("projection") != SPACES[self.widget.space.value]:
+            return None
+        return result
+
+    def _with_controls(self, result: ClusterResult) -> ClusterResult:
+        """``result``, re-clustered where the controls differ from its HDBSCAN settings."""
+        wanted = resolve_clustering({**result.params, **self.hdbscan_params()}, len(result))
+        changed = {k: wanted[k] for k in HDBSCAN_KEYS if result.params.get(k) != wanted[k]}
+        return self.pipeline.recluster(result, **changed) if changed else result
+
+    def _show_result(self) -> None:
+        w, r = self.widget, self.result
+        # Turned onto the map on show, so points move only as much as their codes did.
+        self.coords_ = align(self.coords_, self.pipeline.view(r, w.view.value))
+        spread = float(np.median(r.space.std(axis=0))) or 1.0
         w.epsilon.max = max(float(w.epsilon.value), round(spread, 3))
         w.epsilon.step = max(w.epsilon.max / 100, 1e-4)
-        self._fit_ranges()
-
-    def _after_cluster(self) -> None:
-        import html
-
-        w, r = self.widget, self._result
-        if r is None:
-            w.n_clusters = 0
-            w.summary.value = ""
-            w.map_image.value = figure_to_png(message_figure("no clustering"))
-            self._update_lists()
-            return
-        k, noise = r.n_clusters, float((r.labels < 0).mean())
-        w.n_clusters = k
-        fitted = (f" (HDBSCAN fitted {len(r.fit_index):,} sampled rows; the rest by approximate "
-                  "prediction)") if r.subsampled else ""
-        text = (f"<b class='vaew-n-clusters'>{k} cluster{'s' if k != 1 else ''}</b> in "
-                f"{len(r.labels):,} points, noise {noise:.0%}{fitted}")
-        scores = self.scores()
-        if scores is not None:
-            text += (f" &middot; ARI {scores['ari']:.3f} &middot; NMI {scores['nmi']:.3f} "
-                     f"&middot; coverage {scores['coverage']:.0%} (labels used for scoring only)")
-        w.summary.value = text
-        self._update_lists()
-        self._draw()
-        if w.tabs.selected_index == 1:
-            self._draw_tree()
-        else:
-            w.tree_image.value = b""
-        message, level = f"Clustered {len(r.labels):,} points into {k} clusters.", "info"
-        if k == 0:
-            message = ("All points are noise: no cluster found. Lower min_cluster_size or "
-                       "min_samples, try 'leaf', or press Suggest parameters.")
-            level = "warning"
-        elif k == 1:
-            message = ("HDBSCAN found a single cluster. Lower min_cluster_size, try 'leaf' "
-                       "selection, or press Suggest parameters.")
-            level = "warning"
-        vanished = self._check_selection()
-        if vanished:
-            message, level = vanished + " " + message, "warning"
-        if getattr(self, "_label_problem", None):
-            message, level = self._label_problem + " " + message, "warning"
-        w.show_status(html.unescape(message), level)
-
-    def _draw(self) -> None:
-        w, r = self.widget, self._result
-        if r is None or self.coords_ is None:
-            return
-        by_label = w.colour_by_label.value and self.labels_true is not None
-        fig = draw_map(
-            self.coords_, self.labels_true if by_label else r.labels,
-            None if by_label else r.probabilities, categorical=by_label,
-            title="coloured by true label" if by_label else
-            f"{r.n_clusters} clusters (alpha = membership probability, grey = noise)",
-            highlight=self.selection_ if len(self.selection_) else None, rect=self._rect,
-            seed=self.random_state or 0)
-        w.map_image.value = figure_to_png(fig)
-
-    def _draw_tree(self) -> None:
-        r = self._result
-        if r is None:
-            return
-        if r.n_clusters == 0:
-            fig = message_figure("No cluster selected: the condensed tree has nothing to circle.")
-        else:
-            fig = draw_condensed_tree(r.clusterer)
-        self.widget.tree_image.value = figure_to_png(fig)
-
-    def _on_tab(self, change: dict[str, Any]) -> None:
-        if change["new"] == 1 and not self.widget.tree_image.value:
-            self._guarded(self._draw_tree)
+        self._after_cluster()
 
     def _on_control(self, change: dict[str, Any]) -> None:
         if not getattr(self, "_quiet", False):
@@ -395,13 +390,23 @@ class ClusterViewer(PickMixin, WatchMixin):
 
     def _on_space(self, change: dict[str, Any]) -> None:
         def run() -> None:
-            if self.embedding_ is not None:
-                with self._lock:
-                    self._project()
-                    self.recluster()
+            with self._lock:
+                self.pipeline = ClusterPipeline.from_params(
+                    {**self.pipeline.settings(), **self.hdbscan_params(),
+                     "projection": SPACES[self.widget.space.value]},
+                    max_fit=self.max_fit, random_state=self.random_state)
+                if self.result is not None:
+                    self.widget.show_status("Projecting and clustering...")
+                    self.result = self.pipeline.fit_latent(self.result.embedding)
+                    self._show_result()
         self._guarded(run)
 
-    _on_view = _on_space
+    def _on_view(self, change: dict[str, Any]) -> None:
+        def run() -> None:
+            with self._lock:
+                if self.result is not None:
+                    self._show_result()
+        self._guarded(run)
 
 
 def _resolve_model(obj: Any) -> tuple[Any, Any]:
@@ -416,23 +421,6 @@ def _resolve_model(obj: Any) -> tuple[Any, Any]:
         "Expected a trained vaewidget.VAE / Autoencoder or a fitted VAEClusterer. "
         f"Received: {type(obj).__name__}")
 
-
-def _defaults(n: int, source: Any, latent_dim: int) -> dict[str, Any]:
-    params = getattr(source, "params_", None) or {}
-    mcs = int(params.get("min_cluster_size") or max(5, round(0.01 * n)))
-    mcs = min(mcs, max(2, n - 1))
-    ms = params.get("min_samples", "auto")
-    ms = min(10, mcs) if ms == "auto" else ms
-    if source is not None:
-        space = "umap" if hasattr(getattr(source, "projector_", None), "n_neighbors") else "latent"
-    elif latent_dim <= 2:
-        # UMAP of a 2-D latent to 2-D adds nothing but numba's first-use compile (about
-        # a minute on a workshop machine), so a small latent is clustered as it is.
-        space = "latent"
-    else:
-        space = "umap" if UMAP_MIN_ROWS <= n <= UMAP_MAX_ROWS else "latent"
-    return {"min_cluster_size": mcs, "min_samples": ms, "space": space,
-            "cluster_selection_method": params.get("cluster_selection_method", "eom")}
 
 
 __all__ = ["ClusterViewer"]

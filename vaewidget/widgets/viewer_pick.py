@@ -1,26 +1,25 @@
-"""Pick and compare for the cluster viewer: selections, galleries, outliers, traversal, export."""
+"""Pick and compare for the cluster viewer: the selection, its gallery and prototype, export.
+
+One selection, whatever made it (a lasso or click on the map, the cluster list, the
+row-number box, or ``viewer.select(rows)``), drives the gallery (originals above
+reconstructions), the prototype and exemplars, the map's highlight and the export.
+"""
 
 from __future__ import annotations
 
 import html
+import numbers
 import re
 from typing import Any
 
 import numpy as np
 
-from vaewidget.clustering.explore import (
-    cluster_prototypes,
-    cluster_summary,
-    exemplar_indices,
-    latent_traversal,
-    outlier_ranking,
-    top_outliers,
-)
-from vaewidget.plotting import figure_to_png, new_figure, pairs_figure
-from vaewidget.widgets._cluster_plots import message_figure
+from vaewidget.clustering.explore import cluster_prototypes, cluster_summary, exemplar_indices
+from vaewidget.plotting import figure_to_png, pairs_figure, prototype_figure
+from vaewidget.plotting.figures import message_figure
+from vaewidget.widgets._hooks import Hooks
 
 GALLERY_ITEMS = 10
-MAX_DIM_SLIDERS = 16
 
 
 def guarded(widget: Any, fn: Any, *args: Any) -> Any:
@@ -39,31 +38,59 @@ class PickMixin:
     """Selections and everything drawn from them; mixed into :class:`ClusterViewer`."""
 
     def _init_pick(self) -> None:
-        self.selection_ = np.array([], dtype=np.int64)
-        self.gallery_rows_ = self.selection_  # the rows the gallery shows
+        self._hooks = Hooks("select", report=lambda text, level: self.widget.show_status(
+            text, level))
+        self._selection = np.array([], dtype=np.int64)
+        self.gallery_rows_ = self._selection  # the rows the gallery shows
         self._selected_cluster: int | None = None
-        self._rect: tuple[float, float, float, float] | None = None
 
     def _wire_pick(self) -> None:
         w = self.widget
         g = self._guarded
         w.show_cluster.on_click(lambda _: g(self._on_show_cluster))
         w.cluster_list.observe(self._on_list, names="value")
-        w.select_rect.on_click(lambda _: g(self._on_select_rect))
+        w.clear.on_click(lambda _: g(self.clear_selection))
         w.select_indices.on_click(lambda _: g(self._on_select_indices))
-        w.show_outliers.on_click(lambda _: g(self.show_outliers))
-        w.traverse.on_click(lambda _: g(self.show_traversal))
-        w.interpolate.on_click(lambda _: g(self._on_interpolate))
         w.save_csv.on_click(lambda _: g(self._on_save))
-        w.anchor.observe(lambda _: g(self._sync_dims), names="value")
+        self.map.on_select(lambda rows: g(self._on_map_select, rows))
 
     # --------------------------------------------------------------- selections
+    @property
+    def selection(self) -> np.ndarray:
+        """Row numbers of the current selection (a copy; empty when nothing is selected)."""
+        return self._selection.copy()
+
+    @property
+    def selection_(self) -> np.ndarray:
+        """The same as :attr:`selection` (the name the first viewer used)."""
+        return self.selection
+
+    def on_select(self, callback: Any, remove: bool = False) -> None:
+        """Call ``callback(rows)`` after every change of the selection, wherever it came from.
+
+        ``rows`` is an int64 array of row numbers (empty when cleared). Errors in the
+        callback are shown in the status area. ``remove=True`` unregisters it.
+        """
+        self._hooks.on("select", callback, remove)
+
+    def select(self, rows: Any) -> np.ndarray:
+        """Select these rows, as a lasso would: the map highlights them, the gallery shows them.
+
+        An empty list clears the selection. Returns the rows selected.
+        """
+        rows = parse_rows(rows) if isinstance(rows, str) else _row_numbers(
+            rows if rows is not None else [])
+        if len(rows) == 0:
+            self.clear_selection()
+            return rows.astype(np.int64)
+        return self.select_rows(rows)
+
     def select_cluster(self, cluster: int) -> np.ndarray:
         """Select every point of ``cluster``; show its gallery, prototype and exemplars."""
         r = self._result
         if r is None:
             raise ValueError("Expected a clustering first. Received none: see the status.")
-        c = int(cluster)
+        c = _whole_number("cluster", cluster)
         if not 0 <= c < r.n_clusters:
             self._selected_cluster = None
             raise ValueError(
@@ -72,53 +99,65 @@ class PickMixin:
                 f"Expected a cluster to select. Received: cluster {c}, but every point is noise.")
         rows = np.flatnonzero(r.labels == c)
         rows = rows[np.argsort(-r.probabilities[rows], kind="stable")]
-        self._selected_cluster, self._rect = c, None
+        self._selected_cluster = c
         self._set_selection(rows, f"cluster {c}")
-        self._show_cluster_info(c)
         return rows
 
     def select_rows(self, rows: Any) -> np.ndarray:
-        """Select the given row numbers and show them next to their reconstructions."""
-        rows = np.asarray(rows, dtype=np.int64).ravel()
+        """Select the given row numbers (a list, an array or text like ``"3, 17, 42-50"``)
+        and show them next to their reconstructions."""
+        rows = parse_rows(rows) if isinstance(rows, str) else _row_numbers(rows)
         n = len(self.x)
         if len(rows) == 0:
             raise ValueError("Expected at least one row to select. Received: nothing selected.")
         bad = rows[(rows < 0) | (rows >= n)]
         if len(bad):
             raise ValueError(f"Expected row numbers in 0..{n - 1}. Received: {bad[:5].tolist()}")
-        self._selected_cluster, self._rect = None, None
-        self._set_selection(rows, f"{len(rows)} chosen rows")
-        return rows
-
-    def select_rectangle(self, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
-        """Select the points whose 2-D map coordinates lie in the rectangle."""
-        if self.coords_ is None:
-            raise ValueError("Expected a map first. Received none: see the status.")
-        x0, x1 = sorted((float(x0), float(x1)))
-        y0, y1 = sorted((float(y0), float(y1)))
-        xy = self.coords_
-        rows = np.flatnonzero((xy[:, 0] >= x0) & (xy[:, 0] <= x1)
-                              & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
-        if len(rows) == 0:
-            raise ValueError(f"Expected points in the rectangle x {x0:.3g}..{x1:.3g}, y "
-                             f"{y0:.3g}..{y1:.3g}. Received: nothing selected (no point there).")
+        rows = rows.astype(np.int64)
         self._selected_cluster = None
-        self._set_selection(rows, "rectangle")
-        self._rect = (x0, x1, y0, y1)
-        self._draw()
+        self._set_selection(rows, f"{len(rows):,} chosen rows")
         return rows
 
     def clear_selection(self) -> None:
-        """Forget the selection."""
-        self.selection_ = self.gallery_rows_ = np.array([], dtype=np.int64)
-        self._selected_cluster, self._rect = None, None
-        w = self.widget
-        w.selection_info.value = w.cluster_info.value = ""
-        w.gallery.value = w.prototype.value = b""
+        """Forget the selection (the map's too)."""
+        self._set_selection(np.array([], dtype=np.int64), "")
 
-    def _set_selection(self, rows: np.ndarray, what: str) -> None:
+    def _on_map_select(self, rows: np.ndarray) -> None:
+        """A lasso, click or double-click on the map (rows come from the browser)."""
+        self._selected_cluster = None
+        self._set_selection(np.asarray(rows, dtype=np.int64), "on the map", from_map=True)
+
+    def _set_selection(self, rows: np.ndarray, what: str, *, from_map: bool = False) -> None:
         w = self.widget
-        self.selection_ = rows
+        self._selection = rows
+        with w.hold_sync():
+            w.selection = rows
+            w.n_selected = len(rows)
+            if not from_map:
+                self.map.select(rows)
+            if self._selected_cluster is None and w.cluster_list.value is not None:
+                self._listing = True  # a lasso or rows: no cluster is chosen any more
+                try:
+                    w.cluster_list.value = None
+                finally:
+                    self._listing = False
+            self._show_selection(what)
+        self._hooks.fire("select", rows.copy())
+
+    def _show_selection(self, what: str | None = None) -> None:
+        """Gallery, prototype and exemplars of the current selection (cleared when empty).
+
+        ``what`` names the selection in the status line; ``None`` redraws silently
+        (new weights or a new clustering under the same rows).
+        """
+        w, rows = self.widget, self._selection
+        if len(rows) == 0:
+            self.gallery_rows_ = rows
+            w.selection_info.value = w.cluster_info.value = ""
+            w.gallery.value = w.prototype.value = b""
+            if what is not None:
+                w.show_status("Selection cleared.")
+            return
         shown = rows[:GALLERY_ITEMS]
         self.gallery_rows_ = shown
         originals = self.x[shown]
@@ -127,12 +166,34 @@ class PickMixin:
         titles = [f"#{i}" + (f" c{labels[i]}" if labels is not None else "") for i in shown]
         w.gallery.value = figure_to_png(pairs_figure(originals, recon, titles=titles,
                                                      max_items=GALLERY_ITEMS))
-        w.selection_info.value = (f"<b>Selection</b> ({html.escape(what)}): {len(rows):,} "
-                                  f"points; the first {len(shown)} above their reconstructions.")
-        if self._selected_cluster is None:
+        listed = ", ".join(f"#{i}" for i in shown)
+        w.selection_info.value = (
+            f"<b>Selection</b>{f' ({html.escape(what)})' if what else ''}: {len(rows):,} "
+            f"points. Rows <span class='vaew-gallery-rows'>{listed}</span> above their "
+            "reconstructions.")
+        if self._selected_cluster is not None:
+            self._show_cluster_info(self._selected_cluster)
+        else:
+            self._show_selection_info(rows)
+        if what:
+            w.show_status(f"Selected {len(rows):,} point{'s' if len(rows) != 1 else ''} "
+                          f"({what}).")
+
+    def _show_selection_info(self, rows: np.ndarray) -> None:
+        """The decoded mean code of the selection, and its members nearest to it."""
+        w, z = self.widget, self.embedding_
+        if z is None:
             w.cluster_info.value, w.prototype.value = "", b""
-        self._draw()
-        w.show_status(f"Selected {len(rows):,} points ({what}).")
+            return
+        mean = z[rows].mean(axis=0)
+        near = rows[np.argsort(((z[rows] - mean) ** 2).sum(axis=1), kind="stable")[:7]]
+        proto = self.model.decode(mean[None].astype(np.float32))[0]
+        decoded = self.model.decode(z[near])
+        w.cluster_info.value = (
+            f"<b>Selection</b>: {len(rows):,} points. Below: the decoded prototype (decode of "
+            "the selection's mean latent point), then the selected rows nearest to it, "
+            "decoded (top) and as they are (bottom).")
+        w.prototype.value = figure_to_png(prototype_figure(proto, self.x[near], decoded, near))
 
     def _show_cluster_info(self, c: int) -> None:
         w, r = self.widget, self._result
@@ -147,12 +208,18 @@ class PickMixin:
             f"{info['mean_probability']:.2f}, persistence {info['persistence']:.3f}. Below: "
             "the decoded prototype (decode of the mean latent point), then HDBSCAN's "
             "exemplars decoded (top) and the nearest original rows (bottom).")
-        w.prototype.value = figure_to_png(_prototype_figure(proto, self.x[ex], decoded, ex))
+        w.prototype.value = figure_to_png(prototype_figure(proto, self.x[ex], decoded, ex))
 
     def _check_selection(self) -> str:
-        """After re-clustering: say so when the selected cluster vanished."""
+        """After re-clustering: follow the selected cluster, or say that it vanished.
+
+        A selection of rows (lasso, click, row numbers) keeps its rows; its gallery is
+        redrawn, since the reconstructions may have changed.
+        """
         c = self._selected_cluster
         if c is None or self._result is None:
+            if len(self._selection):
+                self._show_selection(None)
             return ""
         if c >= self._result.n_clusters:
             self.clear_selection()
@@ -177,10 +244,6 @@ class PickMixin:
         if change["new"] is not None and change["new"] != self._selected_cluster:
             self._guarded(self.select_cluster, change["new"])
 
-    def _on_select_rect(self) -> None:
-        w = self.widget
-        self.select_rectangle(*w.x_range.value, *w.y_range.value)
-
     def _on_select_indices(self) -> None:
         self.select_rows(parse_rows(self.widget.indices.value))
 
@@ -201,136 +264,50 @@ class PickMixin:
             self._listing = False
         self._sync_dims()
 
-    def _fit_ranges(self) -> None:
-        xy = self.coords_
-        for slider, col in ((self.widget.x_range, 0), (self.widget.y_range, 1)):
-            lo, hi = float(np.min(xy[:, col])), float(np.max(xy[:, col]))
-            hi = hi if hi > lo else lo + 1.0
-            with slider.hold_trait_notifications():
-                slider.min = min(lo, slider.min)
-                slider.max = hi
-                slider.min = lo
-                slider.step = (hi - lo) / 200
-                slider.value = (lo, hi)
-
-    # ----------------------------------------------------------------- outliers
-    def outlier_table(self, weight: float = 0.5) -> np.ndarray:
-        """The combined outlier score of every row (see ``explore.outlier_ranking``)."""
-        if self._result is None:
-            raise ValueError("Expected a clustering first. Received none: see the status.")
-        if self._recon_error is None:
-            self._recon_error = np.asarray(self.model.reconstruction_error(self.x))
-        return outlier_ranking(self._result.outlier_scores, self._recon_error, weight)
-
-    def show_outliers(self) -> np.ndarray:
-        """Show the top-N outliers by the combined score as a gallery; return their rows."""
-        w = self.widget
-        combined = self.outlier_table(float(w.outlier_weight.value))
-        rows = top_outliers(combined, int(w.outlier_count.value))
-        originals = self.x[rows]
-        titles = [f"#{i} {combined[i]:.2f}" for i in rows]
-        w.outlier_gallery.value = figure_to_png(pairs_figure(
-            originals, self.model.reconstruct(originals), titles=titles, max_items=len(rows)))
-        w.outlier_info.value = (
-            f"Top {len(rows)} of {len(combined):,}: GLOSH "
-            f"{', '.join(f'{self._result.outlier_scores[i]:.2f}' for i in rows[:6])}...; "
-            f"reconstruction error "
-            f"{', '.join(f'{self._recon_error[i]:.3g}' for i in rows[:6])}...")
-        w.show_status(f"Showing the {len(rows)} most unusual points.")
-        return rows
-
-    # ------------------------------------------------------- traversal and lerp
-    def _anchor_code(self) -> np.ndarray:
-        w = self.widget
-        kind, c = w.anchor.value if w.anchor.value else ("row", -1)
-        if kind == "cluster" and self._result is not None and (self._result.labels == c).any():
-            return self.embedding_[self._result.labels == c].mean(axis=0)
-        return self.embedding_[int(w.anchor_row.value)]
-
-    def _sync_dims(self) -> None:
-        import ipywidgets as widgets
-
-        if self.embedding_ is None:
-            return
-        w = self.widget
-        d = self.embedding_.shape[1]
-        if len(w.dims.children) != min(d, MAX_DIM_SLIDERS):
-            sliders = [widgets.FloatSlider(0.0, min=-3, max=3, step=0.25, description=f"z{i}",
-                                           continuous_update=False,
-                                           layout=widgets.Layout(width="260px"))
-                       for i in range(min(d, MAX_DIM_SLIDERS))]
-            for s in sliders:
-                s.observe(lambda _: self._guarded(self.show_traversal), names="value")
-            w.dims.children = sliders
-            w.traverse_dim.options = list(range(d))
-
-    def show_traversal(self) -> np.ndarray:
-        """Decode a sweep of the chosen latent dimension around the start point (+ slider offsets)."""
-        if self.embedding_ is None:
-            raise ValueError("Expected latent codes. Received none: see the status.")
-        w = self.widget
-        std = self.embedding_.std(axis=0)
-        z0 = self._anchor_code().astype(np.float32).copy()
-        for i, s in enumerate(w.dims.children):
-            z0[i] += float(s.value) * std[i]
-        dim = int(w.traverse_dim.value)
-        offsets = np.linspace(-3, 3, 9)
-        frames = latent_traversal(self.model, z0, dim, z0[dim] + offsets * std[dim])
-        titles = [f"{o:+.1f}σ" for o in offsets]
-        w.traverse_image.value = figure_to_png(pairs_figure(frames, titles=titles, max_items=9))
-        return frames
-
-    def _on_interpolate(self) -> None:
-        w = self.widget
-        self.interpolate_rows(int(w.interp_a.value), int(w.interp_b.value),
-                              int(w.interp_steps.value))
-
-    def interpolate_rows(self, a: int, b: int, steps: int = 8) -> np.ndarray:
-        """Decode ``steps`` points between the codes of rows ``a`` and ``b``; show them."""
-        n = len(self.x)
-        if not (0 <= a < n and 0 <= b < n):
-            raise ValueError(f"Expected rows in 0..{n - 1}. Received: {a} and {b}")
-        frames = self.model.interpolate(self.x[a], self.x[b], steps)
-        titles = [f"t={t:.2f}" for t in np.linspace(0, 1, steps)]
-        self.widget.interp_image.value = figure_to_png(
-            pairs_figure(frames, titles=titles, max_items=steps))
-        return frames
-
     # ------------------------------------------------------------------- export
-    def to_dataframe(self) -> Any:
-        """One row per point: index, cluster, probability, outlier_score, x, y."""
+    def to_dataframe(self, selected_only: bool = False) -> Any:
+        """One row per point: index, cluster, probability, outlier_score, x, y.
+
+        ``selected_only=True``: only the rows of the current selection, in its order.
+        """
         import pandas as pd
 
         xy = self.coords_ if self.coords_ is not None else np.full((len(self.x), 2), np.nan)
-        return pd.DataFrame({
+        table = pd.DataFrame({
             "index": np.arange(len(self.x)), "cluster": self.labels_,
             "probability": self.probabilities_, "outlier_score": self.outlier_scores_,
             "x": xy[:, 0], "y": xy[:, 1],
         })
+        return table.iloc[self._selection].reset_index(drop=True) if selected_only else table
 
-    def save_csv(self, path: str = "clusters.csv") -> str:
+    def save_csv(self, path: str = "clusters.csv", selected_only: bool = False) -> str:
         """Write :meth:`to_dataframe` to ``path`` (CSV); return the absolute path."""
         import os
 
         if not str(path).strip():
             raise ValueError("Expected a file name. Received: an empty name.")
         path = os.path.abspath(os.path.expanduser(str(path).strip()))
-        self.to_dataframe().to_csv(path, index=False)
+        self.to_dataframe(selected_only).to_csv(path, index=False)
         return path
 
     def _on_save(self) -> None:
         import base64
 
         w = self.widget
-        path = self.save_csv(w.filename.value)
+        only = bool(w.export_selection.value)
+        if only and not len(self._selection):
+            raise ValueError("Expected a selection to export (only the selected rows). "
+                             "Received: nothing selected.")
+        path = self.save_csv(w.filename.value, only)
+        rows = len(self._selection) if only else len(self.x)
         link = ""
-        if len(self.x) <= 200_000:
-            data = base64.b64encode(self.to_dataframe().to_csv(index=False).encode()).decode()
+        if rows <= 200_000:
+            data = base64.b64encode(self.to_dataframe(only).to_csv(index=False).encode()).decode()
             name = html.escape(path.rsplit("/", 1)[-1])
             link = (f" &middot; <a download='{name}' href='data:text/csv;base64,{data}'>"
                     "download</a>")
-        w.export_info.value = f"Saved {len(self.x):,} rows to {html.escape(path)}{link}"
-        w.show_status(f"Saved {len(self.x):,} rows to {path}")
+        w.export_info.value = f"Saved {rows:,} rows to {html.escape(path)}{link}"
+        w.show_status(f"Saved {rows:,} rows to {path}")
 
 
 def parse_rows(text: str) -> np.ndarray:
@@ -348,36 +325,26 @@ def parse_rows(text: str) -> np.ndarray:
     return np.array(list(dict.fromkeys(rows)), dtype=np.int64)
 
 
-def _prototype_figure(proto: np.ndarray, originals: np.ndarray, decoded: np.ndarray,
-                      rows: np.ndarray) -> Any:
-    """The prototype, then exemplars decoded (top) over their original rows (bottom)."""
-    n = len(rows) + 1
-    fig = new_figure(max(1.1 * n, 3.0), 2.7)
-    axes = fig.subplots(2, n, squeeze=False)
-    image = proto.ndim >= 2
-    lo = float(min(originals.min(), proto.min())) if len(originals) else float(proto.min())
-    hi = float(max(originals.max(), proto.max())) if len(originals) else float(proto.max())
-    items = [(0, 0, proto, "prototype")]
-    items += [(0, i + 1, decoded[i], f"#{rows[i]}") for i in range(len(rows))]
-    items += [(1, i + 1, originals[i], None) for i in range(len(rows))]
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[1, 0].set_axis_off()
-    for r, c, item, title in items:
-        ax = axes[r, c]
-        if image:
-            arr = item[..., 0] if item.ndim == 3 and item.shape[-1] == 1 else item
-            ax.imshow(arr, cmap="gray_r" if arr.ndim == 2 else None, vmin=lo, vmax=hi)
-        else:
-            ax.bar(np.arange(item.size), item.ravel(), width=1.0,
-                   color="tab:purple" if c == 0 else ("tab:orange" if r == 0 else "tab:blue"))
-        if title:
-            ax.set_title(title, fontsize=8)
-    if len(rows):
-        axes[0, 1].set_ylabel("decoded", fontsize=8)
-        axes[1, 1].set_ylabel("original", fontsize=8)
-    return fig
-
-
 __all__ = ["PickMixin", "guarded", "message_figure", "parse_rows"]
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` as an int, or ValueError: whole numbers only (``3`` or ``3.0``, not ``"3"``)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral) or float(value).is_integer():
+            return int(value)
+    raise ValueError(f"Expected {name} to be a whole number. Received: {name}={value!r}")
+
+
+def _row_numbers(rows: Any) -> np.ndarray:
+    """Row numbers as a 1-D array of whole numbers (range checks are the caller's)."""
+    try:
+        arr = np.asarray(rows).ravel()
+    except (TypeError, ValueError):
+        arr = np.asarray([None])
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        return arr
+    if arr.dtype.kind not in "iu" and len(arr):
+        raise ValueError("Expected row numbers (whole numbers, or text such as '3, 17, 42-50'). "
+                         f"Received: {rows!r}")
+    return arr

@@ -1,13 +1,17 @@
-"""The cluster viewer's widget tree: controls, tabs and the status area, and no logic.
+"""The cluster viewer's widget tree: controls, the map's place, tabs and the status area; no logic.
 
 :class:`ClusterViewerWidget` only holds widget state; :class:`~vaewidget.ClusterViewer`
-(viewer.py) computes and wires the callbacks. Everything here is plain ipywidgets, so
-it renders the same in JupyterLab, Notebook 7, Voila and Colab.
+(viewer.py) computes and wires the callbacks. Everything here is plain ipywidgets
+except the map, a jupyter-scatter widget that :class:`~vaewidget.widgets.latent_map.
+LatentMap` makes and this tree only places (``map_box``). anywidget's front end ships
+prebuilt in its wheel, so all of it renders in JupyterLab, Notebook 7 and Voila with
+nothing to install or enable.
 """
 
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import traitlets
 
 _WIDE = widgets.Layout(width="340px")
@@ -19,6 +23,12 @@ def _button(text: str, tooltip: str = "", style: str = "", width: str = "150px")
                           layout=widgets.Layout(width=width))
 
 
+def _count_html(n: int) -> str:
+    """The selection's size in words, e.g. "37 points selected"."""
+    text = "No points selected" if n == 0 else f"{n:,} point{'s' if n != 1 else ''} selected"
+    return f"<b class='vaew-selection-count' data-count='{n}'>{text}</b>"
+
+
 def _hide_when_empty(change: dict) -> None:
     change["owner"].layout.display = None if change["new"] else "none"
 
@@ -27,15 +37,36 @@ class ClusterViewerWidget(widgets.VBox):
     """The root widget of a :class:`~vaewidget.ClusterViewer`.
 
     Its children are public attributes (``min_cluster_size``, ``cluster_list``,
-    ``gallery`` ...) that tests and the friendly API read and set.
+    ``gallery`` ...) that tests and the friendly API read and set. The viewer's own
+    state is in the traits below; the map's points and selection are synced by the
+    map's widget itself, in binary.
+
+    Parameters
+    ----------
+    n_rows
+        Rows of the data (bounds of the row-number boxes).
+    colours
+        ``(label, value)`` options of the *colour by* control.
+    mcs_max
+        Largest ``min_cluster_size`` the slider offers.
+    map_box
+        Where the interactive map goes (``LatentMap.box``).
     """
 
-    n_clusters = traitlets.Int(0, help="Clusters currently shown, noise excluded.")
-    status_text = traitlets.Unicode("", help="The last message shown in the status area.")
+    n_clusters = traitlets.Int(0, help="Clusters currently shown, noise excluded.").tag(sync=True)
+    n_selected = traitlets.Int(0, help="Rows in the selection (map, list or code).").tag(sync=True)
+    status_text = traitlets.Unicode("", help="The last message shown in the status area.").tag(
+        sync=True)
+    selection = traitlets.Instance(
+        np.ndarray,
+        help="Row numbers of the selection, as the gallery, prototype and export see it. "
+             "Not synced: the map's own widget sends the selection to the browser in binary.")
 
-    def __init__(self, *, n_rows: int, has_labels: bool, mcs_max: int) -> None:
+    def __init__(self, *, n_rows: int, colours: list[tuple[str, str]], mcs_max: int,
+                 map_box: widgets.Widget) -> None:
         slider = dict(continuous_update=False, style=_STYLE, layout=_WIDE)
-        self.space = widgets.Dropdown(options=[("latent", "latent"), ("UMAP of latent", "umap")],
+        self.space = widgets.Dropdown(options=[("latent", "latent"), ("UMAP of latent", "umap"),
+                                               ("PCA of latent", "pca")],
                                       description="cluster on", style=_STYLE, layout=_WIDE)
         self.view = widgets.Dropdown(
             options=[("auto", "auto"), ("PCA", "pca"), ("UMAP", "umap")],
@@ -48,8 +79,6 @@ class ClusterViewerWidget(widgets.VBox):
             options=["eom", "leaf"], description="selection", style={"button_width": "70px"})
         self.epsilon = widgets.FloatSlider(0.0, min=0.0, max=1.0, step=0.01,
                                            description="selection_epsilon", **slider)
-        self.colour_by_label = widgets.Checkbox(False, description="colour by true label",
-                                                disabled=not has_labels, indent=False)
         self.refresh = _button("Re-encode", "Re-encode with the current weights and re-cluster")
         self.watch_every = widgets.BoundedIntText(
             0, min=0, max=10_000, description="re-cluster every N epochs (0=off)",
@@ -63,34 +92,38 @@ class ClusterViewerWidget(widgets.VBox):
         self.summary = widgets.HTML("")
         self.status = widgets.HTML("")
         self.status.add_class("vaew-viewer-status")
-        self.map_image = widgets.Image(format="png")
-        self.map_image.add_class("vaew-viewer-map")
         self.tree_image = widgets.Image(format="png")
 
-        # Pick
+        # Map: the scatter, and beside it what drives and shows the selection
+        self.map_box = map_box
+        self.colour = widgets.Dropdown(options=colours, description="colour by",
+                                       style={"description_width": "70px"},
+                                       layout=widgets.Layout(width="260px"))
+        self.selection_count = widgets.HTML(_count_html(0))
         self.cluster_list = widgets.Select(options=[], description="cluster", rows=8,
                                            style={"description_width": "60px"},
                                            layout=widgets.Layout(width="260px"))
-        self.show_cluster = _button("Show cluster", style="primary")
-        ranges = dict(min=0.0, max=1.0, step=0.01, continuous_update=False, readout_format=".3g",
-                      style={"description_width": "60px"}, layout=widgets.Layout(width="380px"))
-        self.x_range = widgets.FloatRangeSlider(value=(0.0, 1.0), description="map x", **ranges)
-        self.y_range = widgets.FloatRangeSlider(value=(0.0, 1.0), description="map y", **ranges)
-        self.select_rect = _button("Select rectangle")
+        self.show_cluster = _button("Show cluster", style="primary", width="125px")
+        self.clear = _button("Clear selection", width="125px")
         self.indices = widgets.Text("", placeholder="e.g. 3, 17, 42-50",
-                                    description="row numbers", style=_STYLE, layout=_WIDE)
-        self.select_indices = _button("Select rows")
+                                    description="rows", style={"description_width": "60px"},
+                                    layout=widgets.Layout(width="260px"))
+        self.select_indices = _button("Select rows", width="125px")
         self.selection_info = widgets.HTML("")
         self.gallery = widgets.Image(format="png")
         self.gallery.add_class("vaew-viewer-gallery")
         self.cluster_info = widgets.HTML("")
         self.prototype = widgets.Image(format="png")
-        pick = widgets.VBox([
-            widgets.HBox([
-                widgets.VBox([self.cluster_list, self.show_cluster]),
-                widgets.VBox([self.x_range, self.y_range, self.select_rect,
-                              widgets.HBox([self.indices, self.select_indices])]),
-            ]),
+        side = widgets.VBox([
+            self.colour, self.selection_count, self.cluster_list,
+            widgets.HBox([self.show_cluster, self.clear]),
+            self.indices, self.select_indices,
+            widgets.HTML("<small>Lasso: the toolbar's lasso, or shift-drag. Click a point to "
+                         "select it; shift-click adds one. Double-click clears.</small>",
+                         layout=widgets.Layout(width="260px")),
+        ], layout=widgets.Layout(width="275px", margin="0 0 0 8px"))
+        map_tab = widgets.VBox([
+            widgets.HBox([map_box, side], layout=widgets.Layout(width="100%")),
             self.selection_info, self.gallery, self.cluster_info, self.prototype,
         ])
 
@@ -146,36 +179,44 @@ class ClusterViewerWidget(widgets.VBox):
                                      layout=_WIDE)
         self.save_csv = _button("Save as CSV", style="primary")
         self.export_info = widgets.HTML("")
+        self.export_selection = widgets.Checkbox(False, description="only the selected rows",
+                                                 indent=False)
         export = widgets.VBox([
             widgets.HTML("Columns: index, cluster, probability, outlier_score, x, y."),
-            widgets.HBox([self.filename, self.save_csv]), self.export_info,
+            widgets.HBox([self.filename, self.save_csv, self.export_selection]),
+            self.export_info,
         ])
 
         for name in ("space", "view", "min_cluster_size", "min_samples", "selection_method",
                      "epsilon", "refresh", "suggest", "apply_best", "cluster_list",
-                     "show_cluster", "select_rect", "select_indices", "show_outliers",
-                     "save_csv", "summary"):
+                     "show_cluster", "clear", "select_indices", "show_outliers", "colour",
+                     "selection_count", "selection_info", "save_csv", "summary"):
             getattr(self, name).add_class(f"vaew-viewer-{name.replace('_', '-')}")
-        for image in (self.map_image, self.tree_image, self.gallery, self.prototype,
+        for image in (self.tree_image, self.gallery, self.prototype,
                       self.outlier_gallery, self.traverse_image, self.interp_image):
             image.layout.display = "none"  # an empty Image shows a broken-image icon
             image.observe(_hide_when_empty, names="value")
-        self.tabs = widgets.Tab(children=[
-            self.map_image, self.tree_image, pick, outliers, traverse, export,
-        ])
-        for i, title in enumerate(["Map", "Condensed tree", "Pick", "Outliers", "Traverse",
-                                   "Export"]):
+        self.tabs = widgets.Tab(children=[map_tab, self.tree_image, outliers, traverse, export])
+        for i, title in enumerate(["Map", "Condensed tree", "Outliers", "Traverse", "Export"]):
             self.tabs.set_title(i, title)
         controls = widgets.VBox([
             widgets.HBox([self.space, self.view, self.refresh]),
             widgets.HBox([self.min_cluster_size, self.min_samples]),
             widgets.HBox([self.selection_method, self.epsilon]),
-            widgets.HBox([self.suggest, self.apply_best, self.colour_by_label]),
+            widgets.HBox([self.suggest, self.apply_best]),
             self.suggestions,
             self.watch_every,
         ])
         super().__init__([controls, self.summary, self.status, self.tabs])
         self.add_class("vaew-viewer")
+
+    @traitlets.default("selection")
+    def _no_selection(self) -> np.ndarray:
+        return np.zeros(0, dtype=np.int64)
+
+    @traitlets.observe("n_selected")
+    def _count_changed(self, change: dict) -> None:
+        self.selection_count.value = _count_html(int(change["new"]))
 
     def show_status(self, text: str, level: str = "info") -> None:
         """Show ``text`` in the status area (``level``: info, warning or error)."""

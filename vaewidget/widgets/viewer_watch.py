@@ -4,13 +4,20 @@ The trainer's ``on_epoch`` callback runs on the training thread, so it only sets
 event. A daemon worker thread waits on that event and does the encoding, clustering and
 drawing; training never waits for it. Epochs that finish while the worker is busy are
 merged into one update (the event is a flag, not a queue), so a slow re-cluster can
-never pile up work. Widgets are updated by trait sets only, which is safe from a thread.
+never pile up work, and updates are at least ``min_interval`` seconds apart. Each update
+moves and recolours the points of the same map widget (animated, one message); widgets
+are updated by trait sets only, which is safe from a thread.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
+
+#: Fewest seconds between two map updates while watching a trainer: longer than the map's
+#: 0.8 s transition, since jupyter-scatter refuses new points while it still moves the last.
+MIN_INTERVAL_S = 1.0
 
 
 class WatchMixin:
@@ -19,6 +26,7 @@ class WatchMixin:
     def _init_watch(self) -> None:
         self._trainer: Any = None
         self._every = 0
+        self.min_interval = MIN_INTERVAL_S
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._worker: threading.Thread | None = None
@@ -27,8 +35,10 @@ class WatchMixin:
     def _wire_watch(self) -> None:
         self.widget.watch_every.observe(self._on_every, names="value")
 
-    def attach(self, trainer: Any, every: int = 1) -> None:
+    def attach(self, trainer: Any, every: int = 1, min_interval: float = MIN_INTERVAL_S) -> None:
         """Re-encode and re-cluster every ``every`` epochs while ``trainer`` trains.
+
+        The map's points move and recolour in place (the widget stays the same).
 
         Parameters
         ----------
@@ -36,14 +46,20 @@ class WatchMixin:
             A :class:`~vaewidget.Trainer` training this viewer's model.
         every
             Epochs between updates; ``0`` turns watching off. Also a control in the viewer.
+        min_interval
+            Fewest seconds between two updates: epochs that end sooner are merged into
+            the next update.
         """
         every = int(every)
         if every < 0:
             raise ValueError(f"Expected every >= 0. Received: every={every}")
+        if not min_interval >= 0:
+            raise ValueError(f"Expected min_interval >= 0 (seconds). Received: {min_interval}")
         if getattr(trainer, "model", self.model) is not self.model:
             raise ValueError("Expected a trainer of this viewer's model. Received a trainer "
                              "of another model.")
         self.detach()
+        self.min_interval = float(min_interval)
         self._trainer = trainer
         trainer.on_epoch(self._on_epoch)
         trainer.on_state(self._on_state)
@@ -72,8 +88,10 @@ class WatchMixin:
         self.widget.watch_every.disabled = True
 
     def close(self) -> None:
-        """Detach and close the widgets."""
+        """Detach and close the widgets (the map's too)."""
         self.detach()
+        if self.map.widget is not None:
+            self.map.widget.close()
         self.widget.close()
 
     def _on_every(self, change: dict[str, Any]) -> None:
@@ -89,10 +107,15 @@ class WatchMixin:
             self._wake.set()
 
     def _work(self) -> None:
+        last = -float("inf")
         while True:
             self._wake.wait()
             if self._closing.is_set():
                 return
+            rest = self.min_interval - (time.monotonic() - last)
+            if rest > 0 and self._closing.wait(rest):
+                return
             self._wake.clear()
             self._guarded(self.refresh)
+            last = time.monotonic()
             self.updates_ += 1

@@ -1,8 +1,14 @@
-"""Matplotlib drawing for the cluster viewer: the 2-D cluster map and the condensed tree.
+"""Cluster colours, and the static drawings of a clustering: the 2-D map and the condensed tree.
+
+One colour rule for every view of a clustering: :func:`palette`, noise in
+``NOISE_RGB``, opacity from :func:`membership_alpha`. The interactive map
+(:class:`vaewidget.widgets.latent_map.LatentMap`) takes its categories and colours from
+:func:`categories`; the static map (:func:`draw_map`, for ``viewer.to_png()``, reports
+and notebooks rendered to HTML) draws with the same colours.
 
 Figures are :class:`matplotlib.figure.Figure` objects (no pyplot). Up to
-``SCATTER_MAX`` points are drawn as a rasterized scatter with one alpha per point;
-above that the map is a density image: each pixel takes the mean colour of its points
+``SCATTER_MAX`` points the static map is a rasterized scatter with one alpha per
+point; above that it is a density image: each pixel takes the mean colour of its points
 and an opacity from the log of their count. That costs a few ``numpy.bincount`` calls,
 so it draws a million points in well under a second and the PNG stays small.
 """
@@ -23,10 +29,16 @@ LEGEND_MAX = 14
 
 
 def palette(n: int) -> np.ndarray:
-    """``n`` distinct RGB colours: tab10, then tab20's light shades, then an HSV ring."""
+    """``n`` distinct RGB colours: tab10, then tab20's light shades, then an HSV ring.
+
+    Their greys are left out: grey is noise (``NOISE_RGB``).
+    """
     from matplotlib import colormaps
 
-    base = list(colormaps["tab10"].colors) + list(colormaps["tab20"].colors[1::2])
+    def coloured(colours: tuple) -> list:
+        return [c for c in colours if max(c) - min(c) > 0.05]
+
+    base = coloured(colormaps["tab10"].colors) + coloured(colormaps["tab20"].colors[1::2])
     if n > len(base):
         hues = np.linspace(0, 1, n - len(base), endpoint=False)
         from matplotlib.colors import hsv_to_rgb
@@ -41,6 +53,49 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniques, codes
 
 
+def membership_alpha(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Opacity of each point: 0.15 + 0.85 x membership probability; noise 0.35."""
+    alpha = 0.15 + 0.85 * np.clip(np.asarray(probabilities, np.float64), 0, 1)
+    return np.where(np.asarray(labels) < 0, 0.35, alpha)
+
+
+def categories(values: np.ndarray, *, clusters: bool = True
+               ) -> tuple[np.ndarray, list[str], list[str]]:
+    """Codes, legend names (with sizes) and hex colours of the categories in ``values``.
+
+    Parameters
+    ----------
+    values
+        Cluster labels (``-1`` noise) or, with ``clusters=False``, any true labels.
+    clusters
+        Name clusters ``"cluster k (size)"`` and put noise first, in grey; else name
+        each distinct value ``"value (size)"`` in sorted order.
+
+    Returns
+    -------
+    codes : ndarray of int32
+        Index of each row's category in ``names``.
+    names : list of str
+        One per category present, each with its size, e.g. ``"cluster 3 (1,204)"``.
+    colours : list of str
+        ``#rrggbb`` per category, the same colours :func:`draw_map` uses.
+    """
+    from matplotlib.colors import to_hex
+
+    values = np.asarray(values)
+    uniques, codes = np.unique(values, return_inverse=True)
+    sizes = np.bincount(codes, minlength=len(uniques))
+    if clusters:
+        table = palette(max(int(uniques.max()) + 1, 1) if len(uniques) else 1)
+        rgb = [NOISE_RGB if int(u) < 0 else tuple(table[int(u)]) for u in uniques]
+        names = [("noise" if int(u) < 0 else f"cluster {int(u)}") + f" ({s:,})"
+                 for u, s in zip(uniques, sizes)]
+    else:
+        rgb = [tuple(c) for c in palette(max(len(uniques), 1))[:len(uniques)]]
+        names = [f"{u} ({s:,})" for u, s in zip(uniques, sizes)]
+    return codes.astype(np.int32), names, [to_hex(c) for c in rgb]
+
+
 def draw_map(
     xy: np.ndarray,
     labels: np.ndarray,
@@ -49,7 +104,6 @@ def draw_map(
     title: str = "",
     categorical: bool = False,
     highlight: np.ndarray | None = None,
-    rect: tuple[float, float, float, float] | None = None,
     scatter_max: int = SCATTER_MAX,
     seed: int = 0,
 ) -> Any:
@@ -65,15 +119,12 @@ def draw_map(
         Membership strengths in [0, 1] (alpha); ``None`` for opaque points.
     highlight
         Row numbers to outline (the current selection).
-    rect
-        ``(x0, x1, y0, y1)`` of a rectangle selection to draw.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Rectangle
 
     fig = new_figure(7.2, 4.6, dpi=90)
     ax = fig.add_subplot(1, 1, 1)
@@ -97,9 +148,7 @@ def draw_map(
     if probabilities is None or categorical:
         alpha = np.full(n, 0.8)
     else:
-        alpha = 0.15 + 0.85 * np.clip(np.asarray(probabilities, np.float64), 0, 1)
-        if not categorical:
-            alpha = np.where(labels < 0, 0.35, alpha)
+        alpha = membership_alpha(labels, probabilities)
     if n == 0:
         ax.text(0.5, 0.5, "no points", ha="center", va="center", transform=ax.transAxes)
     elif n <= scatter_max:
@@ -114,9 +163,6 @@ def draw_map(
             highlight, 4000, replace=False)
         ax.scatter(xy[shown, 0], xy[shown, 1], s=16, facecolors="none", edgecolors="black",
                    linewidths=0.6, rasterized=True)
-    if rect is not None:
-        x0, x1, y0, y1 = rect
-        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="black", ls="--", lw=1))
     handles = []
     order = np.argsort(-sizes, kind="stable")
     for i in order[:LEGEND_MAX]:
@@ -190,13 +236,4 @@ def draw_condensed_tree(clusterer: Any) -> Any:
     fig.colorbar(sm, ax=ax, label="points")
     ax.set_title(f"Condensed tree: {k} selected cluster{'s' if k != 1 else ''} circled{note}",
                  fontsize=9)
-    return fig
-
-
-def message_figure(text: str, width: float = 7.2, height: float = 1.2) -> Any:
-    """A small Figure that only says ``text`` (for empty galleries)."""
-    fig = new_figure(width, height, dpi=90)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
     return fig

@@ -1,0 +1,108 @@
+"""ClusterPipeline, the engine every door shares: real HDBSCAN, real UMAP, real small VAEs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vaewidget.clustering import ClusterPipeline, ClusterResult, _defaults
+from vaewidget.clustering.pipeline import HDBSCAN_KEYS
+
+
+def _blobs(n_per: int = 80, dims: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dims)[:3] * 6
+    z = np.concatenate([rng.normal(c, 0.4, (n_per, dims)) for c in centres])
+    return z.astype(np.float32), np.repeat(np.arange(3), n_per)
+
+
+def test_fit_latent_returns_one_complete_result():
+    z, y = _blobs()
+    result = ClusterPipeline(projection=None, random_state=0).fit_latent(z)
+    assert isinstance(result, ClusterResult)
+    n = len(z)
+    for name in ("labels", "probabilities", "outlier_scores"):
+        assert getattr(result, name).shape == (n,)
+    assert result.embedding.shape == (n, 4) and result.space.shape == (n, 4)
+    assert result.coords.shape == (n, 2) and result.projector is None
+    assert result.n_clusters == 3 and not result.subsampled
+    # every parameter is concrete, resolved by the one rule
+    assert result.params == _defaults.resolve_clustering({"projection": None}, n, 4)
+    assert all(v != "auto" for v in result.params.values())
+
+
+def test_recluster_reuses_codes_and_projection():
+    z, _ = _blobs()
+    pipe = ClusterPipeline(projection="pca", n_components=3, random_state=0)
+    first = pipe.fit_latent(z)
+    again = pipe.recluster(first, min_cluster_size=30, cluster_selection_method="leaf")
+    assert again.embedding is first.embedding and again.space is first.space
+    assert again.projector is first.projector
+    assert again.params["min_cluster_size"] == 30
+    assert again.params["cluster_selection_method"] == "leaf"
+    with pytest.raises(ValueError, match="Expected settings among"):
+        pipe.recluster(first, n_neighbors=5)
+    with pytest.raises(ValueError, match="Expected min_cluster_size"):
+        pipe.recluster(first, min_cluster_size=1)
+    assert set(HDBSCAN_KEYS) <= set(first.params)
+
+
+def test_predict_labels_new_codes_in_the_fitted_clusters():
+    z, _ = _blobs()
+    pipe = ClusterPipeline(projection=None, random_state=0)
+    result = pipe.fit_latent(z)
+    labels, strengths = pipe.predict(result, z[::7])
+    # training points predicted again land in their own cluster
+    agree = np.mean(labels[result.labels[::7] >= 0] == result.labels[::7][result.labels[::7] >= 0])
+    assert agree > 0.95 and strengths.shape == labels.shape
+    with pytest.raises(ValueError, match="Expected codes with 4 dimensions"):
+        pipe.predict(result, z[:, :2])
+
+
+def test_plausibility_notes_say_when_the_result_is_poor():
+    z, _ = _blobs()
+    pipe = ClusterPipeline(projection=None, random_state=0)
+    none = pipe.recluster(pipe.fit_latent(z), min_cluster_size=239)
+    assert none.n_clusters == 0 and any("All points are noise" in n for n in none.notes)
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"projection": "tsne"}, "projection in"),
+    ({"min_cluster_size": 1}, "min_cluster_size to be an int >= 2"),
+    ({"min_samples": 0}, "min_samples to be a positive int"),
+    ({"cluster_selection_method": "best"}, "cluster_selection_method in"),
+    ({"cluster_selection_epsilon": -1.0}, "cluster_selection_epsilon"),
+    ({"n_neighbors": "many"}, "n_neighbors to be an int"),
+])
+def test_bad_settings_are_refused_up_front(bad, fragment):
+    with pytest.raises(ValueError, match="Expected") as info:
+        ClusterPipeline(**bad)
+    assert fragment in str(info.value)
+
+
+def test_bad_latent_is_refused():
+    pipe = ClusterPipeline(projection=None)
+    with pytest.raises(ValueError, match="Expected finite latent values"):
+        pipe.fit_latent(np.full((20, 3), np.nan))
+    with pytest.raises(ValueError, match="Expected a 2-D latent"):
+        pipe.fit_latent(np.zeros(20))
+
+
+def test_rule_has_no_cliff_in_dims_and_caps_umap_by_rows():
+    # a latent no larger than the map is clustered as it is; UMAP only where it helps
+    assert _defaults.resolve_clustering({}, 1000, 2)["projection"] is None
+    assert _defaults.resolve_clustering({}, 1000, 8)["projection"] == "umap"
+    assert _defaults.resolve_clustering({}, 10**6, 8)["projection"] is None
+
+
+@pytest.mark.slow  # UMAP's first use in a process compiles numba code
+def test_umap_route_and_views(small_digits, make_vae):
+    x, _ = small_digits
+    model = make_vae(x, epochs=2, latent_dim=5)
+    pipe = ClusterPipeline(random_state=0)
+    result = pipe.run(model, x)
+    assert result.params["projection"] == "umap" and result.space.shape == (len(x), 2)
+    np.testing.assert_array_equal(result.coords, result.space)
+    assert pipe.view(result, "pca").shape == (len(x), 2)
+    labels, _ = pipe.predict(result, model.embed(x[:10]))
+    assert labels.shape == (10,)
