@@ -36,6 +36,7 @@ EXPECTED = [
     "04_generate_denoise_compress.ipynb",
     "05_scaling_up.ipynb",
     "06_scripting_without_widgets.ipynb",
+    "07_larger_than_memory.ipynb",
 ]
 #: Notebooks that must display widgets, with button labels the saved state must contain.
 WIDGET_BUTTONS = {

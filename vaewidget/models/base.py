@@ -109,7 +109,10 @@ class BaseAutoencoder(keras.Model):
         ----------
         x
             Training data: 2-D ``(rows, features)``, 3-D ``(rows, H, W)`` or 4-D
-            ``(rows, H, W, C)``; numpy, a numeric DataFrame or nested lists.
+            ``(rows, H, W, C)``; numpy, a numeric DataFrame or nested lists, or
+            a source on disk (a ``.npy``, zarr or Parquet path, a zarr or Dask
+            array; see :func:`vaewidget.data.as_source`), whose scaling is then
+            learned in one streaming pass.
         scaling, reconstruction
             See :class:`~vaewidget.models.preprocessing.DataPreparer`.
         architecture
@@ -117,9 +120,11 @@ class BaseAutoencoder(keras.Model):
         **kwargs
             Other constructor arguments (``latent_dim``, ``hidden_units``, ...).
         """
-        arr = as_float_array(x, min_rows=2)
-        flatten = architecture == "dense" and arr.ndim in (3, 4)
-        preparer = DataPreparer(scaling, reconstruction, flatten=flatten).fit(arr)
+        from vaewidget.data import as_source
+
+        source = as_source(x)
+        flatten = architecture == "dense" and source.ndim in (3, 4)
+        preparer = DataPreparer(scaling, reconstruction, flatten=flatten).fit(source)
         return cls(preparer, architecture=architecture, **kwargs)
 
     def get_config(self) -> dict[str, Any]:

@@ -203,9 +203,10 @@ class TrainerCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         logs = logs or {}
-        self.batch = batch + 1
-        start = batch * self.batch_size
-        self.progress.batch_done(self.batch, max(0, min(self.batch_size, self.n_train - start)))
+        # With steps_per_execution > 1, Keras reports once per execution: count every row.
+        done = min(self.batch * self.batch_size, self.n_train)
+        self.batch = min(batch + 1, self.batches)  # an epoch's last execution may run short
+        self.progress.batch_done(self.batch, min(self.batch * self.batch_size, self.n_train) - done)
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss) and self.bad is None:
             what = f"the loss became {'nan' if math.isnan(loss) else 'inf'}"
