@@ -9,6 +9,7 @@ carry the phrases scikit-learn's ``check_estimator`` looks for ("n_samples=1",
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,8 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
     """
     if x is None:
         raise ValueError(f"Expected an array-like of numbers for `{name}`. Received: {name}=None")
+    if _is_source(x):
+        x = read_source(x, name=name)
     if isinstance(x, np.ma.MaskedArray) and np.ma.getmask(x) is not np.ma.nomask and x.mask.any():
         raise ValueError(
             f"Expected plain values in `{name}`, with no masked entries. Received: a masked "
@@ -154,6 +157,41 @@ def _is_numeric_dtype(dtype: Any) -> bool:
         return np.dtype(dtype).kind in "biuf"
     except TypeError:  # pandas extension dtypes (Int64, Float64, boolean, category, ...)
         return getattr(dtype, "kind", "O") in "biuf"
+
+
+#: Sources (files, zarr, Dask) up to this size are read whole by the doors that work in
+#: memory (VAEClusterer, VAEPanel, ClusterViewer); larger ones go through the streaming API.
+IN_MEMORY_LIMIT_BYTES = 2 << 30
+
+
+def _is_source(x: Any) -> bool:
+    """A path, a zarr or Dask array, or a DataSource: read through vaewidget.data."""
+    if isinstance(x, (str, os.PathLike)):
+        return True
+    from vaewidget.data import DataSource, is_dask_array, is_zarr_array
+
+    return isinstance(x, DataSource) or is_dask_array(x) or is_zarr_array(x)
+
+
+def read_source(x: Any, *, name: str = "x", limit: int | None = None) -> np.ndarray:
+    """Read a source (a ``.npy``/zarr/Parquet path, a zarr or Dask array) whole, as float32.
+
+    Raises ``ValueError("Expected ... Received: ...")`` for a bad source, and for one larger
+    than ``limit`` bytes (default :data:`IN_MEMORY_LIMIT_BYTES`), naming the streaming route.
+    """
+    from vaewidget.data import as_source
+
+    source = as_source(x, name=name)
+    limit = IN_MEMORY_LIMIT_BYTES if limit is None else int(limit)
+    if source.nbytes > limit:
+        raise ValueError(
+            f"Expected `{name}` to fit in memory here (at most {limit / 2**30:.1f} GiB). "
+            f"Received: a source of {source.nbytes / 2**30:.1f} GiB, shape {source.shape}. "
+            "Stream it instead: VAE.from_data(path), Trainer(model, path) and "
+            "vaewidget.clustering.distributed.cluster_source read one chunk at a time "
+            "(docs/large_data.md)."
+        )
+    return source.read()
 
 
 def _refuse_dates(name: str, what: str) -> None:
