@@ -106,8 +106,7 @@ class WatchMixin:
         from vaewidget.widgets._parts import close_tree
 
         self.detach()
-        if self.map.widget is not None:
-            self.map.widget.close()
+        self.map.close()
         close_tree(self.widget)
 
     def _on_every(self, change: dict[str, Any]) -> None:
