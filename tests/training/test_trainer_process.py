@@ -54,3 +54,30 @@ def test_exiting_the_interpreter_while_training_stops_cleanly(tmp_path):
     assert "exiting while running" in done.stdout, done.stderr[-2000:]
     assert done.returncode == 0, done.stderr[-2000:]
     assert "terminate called" not in done.stderr
+
+
+def test_a_model_built_under_mirrored_strategy_on_two_devices_trains_one_step_per_call(tmp_path):
+    """Keras cannot run several steps per call under MirroredStrategy: the "auto" rule must
+    see the strategy the model was built under, even when the Trainer was not given it."""
+    script = tmp_path / "mirrored.py"
+    script.write_text(textwrap.dedent(
+        """
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from vaewidget import VAE, Trainer, datasets
+        x = datasets.load_digits()[0][:480]
+        with tf.distribute.MirroredStrategy().scope():
+            model = VAE.from_data(x, latent_dim=2, hidden_units=(16,), seed=0)
+            model.compile()
+        t = Trainer(model, x, epochs=1, batch_size=128, validation_split=0.0)
+        t.start()
+        assert t.wait(120)
+        print("RESULT", t.state, model.steps_per_execution, flush=True)
+        """
+    ))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert "RESULT finished 1" in done.stdout, done.stderr[-3000:]

@@ -121,10 +121,26 @@ def prepare_model(model: Any, *, learning_rate: float, strategy: Any, steps: int
         else:
             model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if steps == "auto":
-        steps = 1 if (every_batch or strategy is not None) else (
+        distributed = strategy is not None or built_under_strategy(model)
+        steps = 1 if (every_batch or distributed) else (
             choose_steps_per_execution(model, batch_size, seconds_per_step))
     apply_steps_per_execution(model, int(steps))
     return int(steps)
+
+
+def built_under_strategy(model: Any) -> bool:
+    """Whether ``model`` was built inside a ``tf.distribute`` strategy's scope (its variables
+    are distributed), even if the Trainer was not given that strategy."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    built = getattr(model, "distribute_strategy", None)
+    # Outside every scope, tf.distribute.get_strategy() is TensorFlow's default strategy.
+    return isinstance(built, tf.distribute.Strategy) and \
+        type(built).__name__ != "_DefaultDistributionStrategy"
 
 
 def check_strategy(model: Any, strategy: Any) -> Any:
