@@ -68,7 +68,8 @@ class KerasIOVAE(keras.Model):
 
 def make_vae(x: np.ndarray, args) -> VAE:
     model = VAE.from_data(x, latent_dim=10, hidden_units=tuple(args.hidden), seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  steps_per_execution=args.steps_per_execution)
     return model
 
 
@@ -86,7 +87,7 @@ def time_fit(model, xp: np.ndarray, args) -> tuple[float, float]:
 def time_trainer(model, x: np.ndarray, args) -> tuple[float, float]:
     trainer = Trainer(
         model, x, validation_split=0.0, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=1e-3,
+        learning_rate=1e-3, steps_per_execution=args.steps_per_execution,
     )
     seen = {"batches": 0, "epochs": 0}
     trainer.on_batch(lambda info: seen.__setitem__("batches", seen["batches"] + 1))
@@ -107,7 +108,7 @@ def stop_latency(model, x: np.ndarray, args, mid_epoch: bool) -> float:
     50 ms after the second batch, wherever training then is (validation included).
     """
     trainer = Trainer(model, x, validation_split=0.1, epochs=1000, batch_size=args.batch_size,
-                      batch_rate=None)
+                      batch_rate=None, steps_per_execution=args.steps_per_execution)
     ready = threading.Event()
     middle = trainer.progress["batches"] // 2
     target = middle if mid_epoch else 2
@@ -129,6 +130,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
+    # The same for fit and the Trainer (the Trainer's own default is "auto": benchmarks/scale.py).
+    parser.add_argument("--steps-per-execution", type=int, default=1)
     args = parser.parse_args()
 
     x, _ = datasets.load_digits()
@@ -136,14 +139,16 @@ def main() -> None:
     xp = model.prepare(x)
     kio_base = VAE.from_data(x, latent_dim=10, hidden_units=tuple(args.hidden), seed=0)
     kio = KerasIOVAE(kio_base.encoder, kio_base.decoder, kio_base.reconstruction)
-    kio.compile(optimizer=keras.optimizers.Adam(1e-3))
+    kio.compile(optimizer=keras.optimizers.Adam(1e-3),
+                steps_per_execution=args.steps_per_execution)
     # Warm up: trace every train function once, outside the timings.
     model.fit(xp, epochs=1, batch_size=args.batch_size, verbose=0)
     kio.fit(xp, epochs=1, batch_size=args.batch_size, verbose=0)
     time_trainer(model, x, argparse.Namespace(**{**vars(args), "epochs": 1}))
 
     # Compile the validation step once too, so stop latency measures no tracing.
-    warm = Trainer(model, x, validation_split=0.1, epochs=1, batch_size=args.batch_size)
+    warm = Trainer(model, x, validation_split=0.1, epochs=1, batch_size=args.batch_size,
+                   steps_per_execution=args.steps_per_execution)
     warm.start()
     warm.wait()
 
@@ -188,6 +193,7 @@ def main() -> None:
               f"over {len(values)} stops")
     print(f"\nsettings: repeats={args.repeats}, epochs={args.epochs}, batch_size="
           f"{args.batch_size}, hidden={args.hidden}, latent_dim=10, rows={len(x)}, "
+          f"steps_per_execution={args.steps_per_execution}, "
           f"keras {keras.__version__}, tensorflow {tf.__version__}")
 
 

@@ -40,6 +40,7 @@ EXPECTED = [
     "04_generate_denoise_compress.ipynb",
     "05_scaling_up.ipynb",
     "06_scripting_without_widgets.ipynb",
+    "07_larger_than_memory.ipynb",
     "08_losses_and_regularization.ipynb",
 ]
 #: Notebooks that must display widgets, with button labels the saved state must contain.

@@ -116,3 +116,27 @@ def test_data_kind():
     assert data_kind(np.ones((2, 3))) == "tabular"
     assert data_kind(np.ones((2, 3, 3))) == "image"
     assert data_kind(np.ones((2, 3, 3, 1))) == "image"
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([["2024-01-01", "2024-01-02"]], dtype="datetime64[D]"),
+        np.array([[1, 2]], dtype="timedelta64[s]"),
+        np.array([[np.datetime64("2024-01-01"), 1.0]], dtype=object),
+        pd.Series(pd.date_range("2024-01-01", periods=3)).to_frame().to_numpy(),
+        pd.DataFrame({"when": pd.date_range("2024-01-01", periods=3), "v": [1.0, 2, 3]}),
+    ],
+)
+def test_dates_are_refused_not_turned_into_numbers(x):
+    with pytest.raises(ValueError, match=r"Expected numeric|Expected numbers") as info:
+        as_float_array(x)
+    assert "Received" in str(info.value)
+
+
+def test_masked_entries_are_refused_not_unmasked():
+    x = np.ma.array([[1.0, 2.0], [3.0, 4.0]], mask=[[False, True], [False, False]])
+    with pytest.raises(ValueError, match="Expected plain values.*1 masked entries"):
+        as_float_array(x)
+    # Nothing masked: nothing to lose.
+    np.testing.assert_array_equal(as_float_array(np.ma.array([[1.0, 2.0]])), [[1.0, 2.0]])

@@ -8,6 +8,8 @@ carry the phrases scikit-learn's ``check_estimator`` looks for ("n_samples=1",
 
 from __future__ import annotations
 
+import datetime
+import os
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ _KIND_BY_NDIM = {2: "tabular", 3: "image", 4: "image"}
 #: Half of float32's largest value: the difference of any two accepted values, and so any
 #: min-max or standard scaling of them, stays finite in float32.
 MAX_MAGNITUDE = float(np.finfo(np.float32).max) / 2
+_DATES = (np.datetime64, np.timedelta64, datetime.date, datetime.time, datetime.timedelta)
 
 
 class NonNumericDataError(ValueError, TypeError):
@@ -55,6 +58,14 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
     """
     if x is None:
         raise ValueError(f"Expected an array-like of numbers for `{name}`. Received: {name}=None")
+    if _is_source(x):
+        x = read_source(x, name=name)
+    if isinstance(x, np.ma.MaskedArray) and np.ma.getmask(x) is not np.ma.nomask and x.mask.any():
+        raise ValueError(
+            f"Expected plain values in `{name}`, with no masked entries. Received: a masked "
+            f"array with {int(np.ma.count_masked(x))} masked entries, whose mask would be "
+            "lost. Impute or drop them (x.filled(value) or x.compressed()) first."
+        )
     columns = getattr(x, "columns", None)
     dtypes = getattr(x, "dtypes", None)
     if columns is not None and dtypes is not None:  # a pandas DataFrame
@@ -85,14 +96,10 @@ def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:
             f"Expected numeric data in `{name}`. Received: dtype={arr.dtype} (text). "
             "Convert the text to numbers before passing it."
         )
-    if arr.dtype.kind in "mM":
-        raise ValueError(
-            f"Expected numbers in `{name}`. Received: dtype={arr.dtype} (dates or durations), "
-            "which would silently become counts of time units. Convert them to the numbers you "
-            "mean, for example days since a start date, first."
-        )
     if arr.dtype.kind == "c":
         raise ValueError(f"Expected real numbers in `{name}`. Received: dtype={arr.dtype}")
+    if arr.dtype.kind in "mM":
+        _refuse_dates(name, f"dtype={arr.dtype}")
     if arr.dtype.kind not in "biuf":
         _reject_text(arr, name)
         try:
@@ -152,9 +159,54 @@ def _is_numeric_dtype(dtype: Any) -> bool:
         return getattr(dtype, "kind", "O") in "biuf"
 
 
+#: Sources (files, zarr, Dask) up to this size are read whole by the doors that work in
+#: memory (VAEClusterer, VAEPanel, ClusterViewer); larger ones go through the streaming API.
+IN_MEMORY_LIMIT_BYTES = 2 << 30
+
+
+def _is_source(x: Any) -> bool:
+    """A path, a zarr or Dask array, or a DataSource: read through vaewidget.data."""
+    if isinstance(x, (str, os.PathLike)):
+        return True
+    from vaewidget.data import DataSource, is_dask_array, is_zarr_array
+
+    return isinstance(x, DataSource) or is_dask_array(x) or is_zarr_array(x)
+
+
+def read_source(x: Any, *, name: str = "x", limit: int | None = None) -> np.ndarray:
+    """Read a source (a ``.npy``/zarr/Parquet path, a zarr or Dask array) whole, as float32.
+
+    Raises ``ValueError("Expected ... Received: ...")`` for a bad source, and for one larger
+    than ``limit`` bytes (default :data:`IN_MEMORY_LIMIT_BYTES`), naming the streaming route.
+    """
+    from vaewidget.data import as_source
+
+    source = as_source(x, name=name)
+    limit = IN_MEMORY_LIMIT_BYTES if limit is None else int(limit)
+    if source.nbytes > limit:
+        raise ValueError(
+            f"Expected `{name}` to fit in memory here (at most {limit / 2**30:.1f} GiB). "
+            f"Received: a source of {source.nbytes / 2**30:.1f} GiB, shape {source.shape}. "
+            "Stream it instead: VAE.from_data(path), Trainer(model, path) and "
+            "vaewidget.clustering.distributed.cluster_source read one chunk at a time "
+            "(docs/large_data.md)."
+        )
+    return source.read()
+
+
+def _refuse_dates(name: str, what: str) -> None:
+    raise NonNumericDataError(
+        f"Expected numbers in `{name}`. Received: {what} (dates or durations), which would "
+        "silently turn into counts of time units. Convert them to features that mean "
+        "something for the data (for example day of week, or seconds since an event) first."
+    )
+
+
 def _reject_text(arr: np.ndarray, name: str) -> None:
-    """Refuse strings inside object arrays, even ones that look like numbers."""
+    """Refuse strings and dates inside object arrays, even ones that look like numbers."""
     for value in arr.ravel():
+        if isinstance(value, _DATES):
+            _refuse_dates(name, f"dtype={arr.dtype} holding {value!r}")
         if isinstance(value, (str, bytes)):
             raise NonNumericDataError(
                 f"Expected numeric data in `{name}`. Received: dtype={arr.dtype} holding text, "

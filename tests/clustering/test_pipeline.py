@@ -66,6 +66,35 @@ def test_plausibility_notes_say_when_the_result_is_poor():
     assert none.n_clusters == 0 and any("All points are noise" in n for n in none.notes)
 
 
+def test_noise_assign_gives_noise_rows_their_neighbours_cluster_and_keep_leaves_them():
+    z, y = _blobs()
+    # a few far-off rows between the blobs: HDBSCAN leaves them as noise
+    stray = np.random.default_rng(1).uniform(-2, 8, (12, 4)).astype(np.float32)
+    z = np.concatenate([z, stray])
+    keep = ClusterPipeline(projection=None, noise="keep", random_state=0).fit_latent(z)
+    assign = ClusterPipeline(projection=None, random_state=0).fit_latent(z)
+    assert keep.params["noise"] == "keep" and assign.params["noise"] == "assign"
+    noise = keep.labels < 0
+    assert noise.any() and not assign.assigned[~noise].any()
+    assert (assign.labels >= 0).all() and (assign.assigned == noise).all()
+    np.testing.assert_array_equal(assign.labels[~noise], keep.labels[~noise])
+    # each assigned row took the cluster of its nearest clustered row in most cases
+    from sklearn.neighbors import NearestNeighbors
+
+    nearest = NearestNeighbors(n_neighbors=1).fit(z[~noise]).kneighbors(z[noise])[1][:, 0]
+    assert np.mean(assign.labels[noise] == keep.labels[~noise][nearest]) >= 0.75
+    assert np.all(assign.probabilities[noise] == 0)
+    assert assign.hdbscan_noise_fraction == pytest.approx(keep.noise_fraction)
+    # recluster can switch it; predict follows it
+    back = ClusterPipeline(projection=None).recluster(assign, noise="keep")
+    np.testing.assert_array_equal(back.labels, keep.labels)
+    far = np.full((1, 4), 30.0, np.float32)
+    assert ClusterPipeline(projection=None).predict(assign, far)[0][0] >= 0
+    assert ClusterPipeline(projection=None).predict(keep, far)[0][0] == -1
+    with pytest.raises(ValueError, match="Expected noise in"):
+        ClusterPipeline(noise="drop")
+
+
 @pytest.mark.parametrize("bad, fragment", [
     ({"projection": "tsne"}, "projection in"),
     ({"min_cluster_size": 1}, "min_cluster_size to be an int >= 2"),

@@ -32,4 +32,7 @@ def test_issue_7_regression_floor(digits_scores):
     est, scores = digits_scores
     assert scores["ari"] > 0.5, scores
     assert scores["coverage"] > 0.8, scores
-    assert est.params_["projection"] == "umap" and est.params_["scaling"] == "minmax"
+    assert est.params_["projection"] == "umap" and est.params_["beta"] == 0.01
+    # Pixel intensities: scaled as a whole to [0, 1], Bernoulli loss.
+    assert est.model_.preparer.scaling_ == "minmax"
+    assert est.model_.preparer.reconstruction_ == "bce"

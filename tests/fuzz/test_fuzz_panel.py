@@ -170,12 +170,7 @@ def test_panel_survives_random_clicks_and_values(files, sequence, monkeypatch):
     check_sequence(files, sequence, monkeypatch)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 16 defects 2 and 3, being fixed on branch rel-core (training/, panel.py): Load of "
-    "an Autoencoder, a plain Keras model, a corrupt file or a malformed history breaks the "
-    "panel or gives no house-form message, and a NaN beta or learning rate raises out of the "
-    "control's value assignment. Remove this mark when that branch lands."))
-@settings(FUZZ, max_examples=6, phases=NO_SHRINK)  # a known failure: no time spent shrinking
+@settings(FUZZ, max_examples=6)
 @given(sequence=steps(PATHS + BAD_FILES,
                       {k: VALUES[k] + BAD_LIVE.get(k, []) for k in VALUES}))
 def test_panel_survives_bad_files_and_nan_controls(files, sequence, monkeypatch):

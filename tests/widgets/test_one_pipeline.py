@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from vaewidget import ClusterViewer, VAEClusterer, VAEPanel
+from vaewidget import ClusterViewer, DataPreparer, VAEClusterer, VAEPanel
 from vaewidget.clustering import _defaults
 
 
@@ -53,7 +53,9 @@ def test_panel_starts_from_the_estimators_resolved_settings(small_digits):
     for key in ("epochs", "batch_size", "learning_rate"):
         assert train[key] == params[key], key
     assert train["validation_split"] == 0.0
-    assert panel.model.preparer.scaling_ == "minmax" == params["scaling"]
+    assert params["scaling"] == "auto"  # the preparer's rule decides, for both doors
+    est_prep = DataPreparer(params["scaling"]).fit(x)
+    assert panel.model.preparer.scaling_ == est_prep.scaling_ == "minmax"
     panel.close()
 
 

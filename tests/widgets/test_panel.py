@@ -107,11 +107,11 @@ def test_concurrent_train_calls_start_one_run(panel):
 
 def test_bad_control_values_show_in_the_status_area(panel, tmp_path):
     before = panel.trainer
-    panel.controls.hidden_units.value = "64, lots"
-    panel.train_button.click()
-    assert panel.state not in ("running", "paused") and panel.trainer is before
+    panel.controls.hidden_units.value = "64, lots"  # refused as typed, and put back
     assert "Expected hidden sizes" in panel.status.text and "'64, lots'" in panel.status.text
     assert "vaew-msg-error" in panel.status.widget.value
+    assert panel.controls.hidden_units.value == "32"
+    assert panel.state not in ("running", "paused") and panel.trainer is before
     assert not panel.train_button.disabled  # still usable
 
     panel.load(tmp_path / "missing.keras")
@@ -182,7 +182,7 @@ def test_live_learning_rate_and_beta_reach_the_trainer(panel):
 
 
 def test_lifecycle_finish_continue_save_reset_load(digits, tmp_path):
-    p = VAEPanel(digits[0], epochs=2, validation_split=0.2, **SMALL)
+    p = VAEPanel(digits[0], epochs=2, validation_split=0.2, files_root=tmp_path, **SMALL)
     before_recon, before_plot = p.recon.image.value, p.plot.image.value
     assert p.final_image.layout.display == "none"
     trainer = p.train()
@@ -205,7 +205,7 @@ def test_lifecycle_finish_continue_save_reset_load(digits, tmp_path):
 
     # Save, then a structural change is refused until Reset.
     z = p.model.embed(digits[0][:5])
-    p.path.value = str(tmp_path / "run" / "vae.keras")
+    p.path.value = "run/vae.keras"  # inside files_root
     p.save_button.click()
     assert (tmp_path / "run" / "vae.keras").is_file()
     assert (tmp_path / "run" / "vae.history.json").is_file()

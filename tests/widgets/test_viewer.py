@@ -160,13 +160,14 @@ def test_export_columns_and_csv(viewer, tmp_path):
     np.testing.assert_allclose(df[["x", "y"]], viewer.coords_)
     viewer.select([9, 4])
     assert list(viewer.to_dataframe(selected_only=True)["index"]) == [9, 4]
-    viewer.widget.export_selection.value = True
-    viewer.widget.filename.value = str(tmp_path / "picked.csv")
-    viewer.widget.save_csv.click()
-    assert list(pd.read_csv(tmp_path / "picked.csv")["index"]) == [9, 4]
-    viewer.widget.export_selection.value = False
     w = viewer.widget
-    w.filename.value = str(tmp_path / "out.csv")
+    viewer.files_root = tmp_path.resolve()  # typed names resolve there (files_root)
+    w.export_selection.value = True
+    w.filename.value = "picked.csv"
+    w.save_csv.click()
+    assert list(pd.read_csv(tmp_path / "picked.csv")["index"]) == [9, 4]
+    w.export_selection.value = False
+    w.filename.value = "out.csv"
     w.save_csv.click()
     back = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(back["cluster"], viewer.labels_)

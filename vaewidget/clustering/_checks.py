@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from vaewidget._validation import as_float_array
+from vaewidget._validation import _is_source, as_float_array
 
 
 def check_input(x: Any, *, name: str = "X", min_rows: int = 1) -> np.ndarray:
     """Return ``x`` as a finite float32 array of 2, 3 or 4 dimensions, or raise ValueError."""
     _reject_sparse(x, name)
-    if x is not None and not hasattr(x, "columns"):
+    if x is not None and not hasattr(x, "columns") and not _is_source(x):
         raw = x if isinstance(x, np.ndarray) else _try_asarray(x)
         if raw is not None:
             if np.iscomplexobj(raw):

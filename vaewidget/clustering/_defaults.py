@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from vaewidget.models.preprocessing import UNIT_RANGE_SCALINGS
-
 #: Model and training settings a VAEClusterer() starts from (before "auto" is resolved).
 MODEL_DEFAULTS: dict[str, Any] = {
     "latent_dim": 32,
@@ -36,22 +34,33 @@ CLUSTER_DEFAULTS: dict[str, Any] = {
     "min_samples": "auto",
     "cluster_selection_method": "eom",
     "cluster_selection_epsilon": 0.0,
+    "noise": "assign",
 }
+#: What happens to the rows HDBSCAN leaves as noise: "assign" gives each the cluster most
+#: of its nearest clustered neighbours (in the clustered space) belong to; "keep" leaves -1.
+NOISE_CHOICES = ("assign", "keep")
+#: Neighbours that vote on a noise row's cluster.
+NOISE_NEIGHBOURS = 10
 
 #: Gradient steps the "auto" epoch count aims for, and its bounds.
 TARGET_STEPS = 1200
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
 #: Trainings of at most this many steps run eagerly: tracing the step would cost more.
 EAGER_STEPS = 200
-#: Below this many rows a UMAP has too few neighbours to be worth it.
-MIN_ROWS_FOR_UMAP = 200
+#: Below this many rows UMAP's neighbour graph has too few points to mean anything; the
+#: latent itself is clustered.
+MIN_ROWS_FOR_UMAP = 20
 #: Above this many rows the default clusters the latent itself: a UMAP fit grows
 #: too slow for an interactive tool (minutes at 10^5 rows on two cores).
 MAX_ROWS_FOR_UMAP = 50_000
-#: KL weight for a Bernoulli (min-max, [0, 1]) likelihood and for a Gaussian one.
-BETA_BERNOULLI, BETA_GAUSSIAN = 0.01, 1.0
-#: UMAP's neighbourhood size (umap-learn's own default).
-N_NEIGHBORS = 15
+#: KL weight, for a Bernoulli and a Gaussian likelihood alike (see the Notes of VAEClusterer).
+BETA = 0.01
+#: UMAP's neighbourhood size: wide enough for a cluster's structure, capped at rows - 1.
+N_NEIGHBORS = 30
+#: HDBSCAN's smallest cluster as a share of the rows (at least MIN_CLUSTER_SIZE rows).
+CLUSTER_SHARE, MIN_CLUSTER_SIZE = 0.015, 5
+#: HDBSCAN's density smoothing (capped at min_cluster_size).
+MIN_SAMPLES = 10
 
 
 def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
@@ -71,15 +80,11 @@ def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     """
     n = int(arr.shape[0])
     out = {**MODEL_DEFAULTS, **params}
-    if out["scaling"] == "auto":
-        # Non-negative data (intensities, counts) keeps zero as zero: per-column min-max
-        # to [0, 1] with a Bernoulli loss. Data with negative values: the preparer's rule
-        # (standardize, Gaussian loss).
-        out["scaling"] = "minmax" if float(arr.min()) >= 0.0 else "auto"
+    # scaling "auto" stays "auto": DataPreparer's rule decides from the values (intensities
+    # and images: one global min-max to [0, 1], Bernoulli loss; other tables: standardized
+    # per column, Gaussian loss).
     if out["beta"] == "auto":
-        # Targets in [0, 1] get a Bernoulli likelihood, the standardized rest a Gaussian one.
-        bernoulli = out["scaling"] in UNIT_RANGE_SCALINGS
-        out["beta"] = BETA_BERNOULLI if bernoulli else BETA_GAUSSIAN
+        out["beta"] = BETA
     if out["batch_size"] == "auto":
         out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))
     batches = max(1, math.ceil(n / out["batch_size"]))
@@ -116,10 +121,10 @@ def resolve_clustering(params: dict[str, Any], n_rows: int, n_dims: int | None =
     if out["n_neighbors"] == "auto":
         out["n_neighbors"] = int(min(N_NEIGHBORS, max(2, n - 1)))
     if out["min_cluster_size"] == "auto":
-        out["min_cluster_size"] = int(max(5, round(0.015 * n)))
+        out["min_cluster_size"] = int(max(MIN_CLUSTER_SIZE, round(CLUSTER_SHARE * n)))
     out["min_cluster_size"] = int(min(out["min_cluster_size"], max(2, n - 1)))
     if out["min_samples"] == "auto":
-        out["min_samples"] = int(min(10, out["min_cluster_size"]))
+        out["min_samples"] = int(min(MIN_SAMPLES, out["min_cluster_size"]))
     return out
 
 

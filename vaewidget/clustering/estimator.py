@@ -56,6 +56,9 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         HDBSCAN's smallest cluster and density smoothing (``"auto"``: see below).
     cluster_selection_method
         HDBSCAN's ``"eom"`` (excess of mass) or ``"leaf"``.
+    noise
+        ``"assign"`` (rows HDBSCAN leaves as noise take their neighbours' cluster)
+        or ``"keep"`` (they stay ``-1``); see below.
     max_fit
         Above this many rows HDBSCAN fits a random subsample and labels the rest
         by approximate prediction (``None``: always every row).
@@ -71,7 +74,8 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     Attributes
     ----------
     labels_ : ndarray of int, shape (n_samples,)
-        Cluster of each training row; ``-1`` is noise.
+        Cluster of each training row; ``-1`` is noise (with ``noise="assign"``, only
+        when no cluster was found).
     probabilities_ : ndarray of float
         HDBSCAN's strength of each row's membership (0 for noise).
     outlier_scores_ : ndarray of float
@@ -105,29 +109,29 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     **Defaults** adapt to the data by this rule (``vaewidget.clustering._defaults``),
     which sees only the data's size, shape and values, never labels:
 
-    * ``scaling``: non-negative data (intensities, counts) is min-max scaled per
-      column to [0, 1] with a Bernoulli loss; data with negative values goes
-      to :class:`~vaewidget.DataPreparer`'s ``"auto"`` (standardized, Gaussian loss);
-    * ``beta``: 0.01 with the Bernoulli loss, 1 (the plain ELBO) with the Gaussian
-      loss. Cross-entropy on grey levels is a loose likelihood whose unit-weight
-      KL term washes out detail; the unit-variance Gaussian on standardized data
-      is the proper ELBO, and there a full KL weight keeps pure-noise columns out
-      of the latent;
+    * ``scaling``: :class:`~vaewidget.DataPreparer`'s ``"auto"``: intensities and
+      images (non-negative, one shared range) are min-max scaled to [0, 1] as a whole
+      with a Bernoulli loss; other tables are standardized per column with a Gaussian
+      loss, so columns on very different scales weigh alike;
+    * ``beta``: 0.01 for either loss. A full KL weight (the plain ELBO) pulls the
+      codes of a table's classes together: on the suite's tables it lost up to 0.5
+      ARI against 0.01 (``docs/clustering-decisions.md``);
     * ``batch_size``: the power of two nearest ``n_samples / 30``, within [32, 256];
     * ``epochs``: enough for about 1,200 gradient steps, within [5, 60]
       (digits, 1,797 rows: batch 64, 41 epochs);
-    * ``projection``: UMAP (2-D, ``min_dist=0``) when there are at least 200 rows,
-      else none (HDBSCAN clusters the latent itself);
-    * ``n_neighbors``: 15 (umap-learn's default), capped at ``n_samples - 1``;
+    * ``projection``: UMAP (2-D, ``min_dist=0``) from 20 to 50,000 rows; else none
+      (HDBSCAN clusters the latent itself);
+    * ``n_neighbors``: 30, capped at ``n_samples - 1``;
     * ``min_cluster_size``: 1.5 % of the rows, at least 5;
-    * ``min_samples``: ``min(10, min_cluster_size)``.
+    * ``min_samples``: ``min(10, min_cluster_size)``;
+    * ``noise``: ``"assign"``: rows HDBSCAN leaves as noise take the cluster of most
+      of their 10 nearest clustered neighbours (their ``probabilities_`` stay 0 and
+      ``outlier_scores_`` still ranks them); ``"keep"`` leaves them ``-1``.
 
-    ``latent_dim=32`` (a roomy latent that UMAP then reduces, as in N2D),
-    ``hidden_units=(512, 256)``, the ``beta`` rule and ``n_neighbors=15`` won
-    the side-by-side comparison in ``benchmarks/README.md`` (issue 7), each
-    measured on that suite's three datasets. Training eagerly is switched on
-    for trainings of at most 200 steps, where tracing the step would cost more
-    than it saves.
+    The rule was chosen on the 16-dataset suite of ``benchmarks/suite.py`` against
+    two label-free anchors (``benchmarks/README.md``, ``docs/clustering-decisions.md``).
+    Training eagerly is switched on for trainings of at most 200 steps, where
+    tracing the step would cost more than it saves.
 
     **scikit-learn checks**: ``check_estimator`` passes every check (run by
     ``tests/clustering/test_estimator.py`` with a tiny network and 2 epochs).
@@ -143,7 +147,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     >>> # A tiny, quick setting; the defaults suit real data (see docs/clustering.md).
     >>> clusterer = VAEClusterer(latent_dim=2, hidden_units=(16,), epochs=5,
     ...                          projection=None, random_state=0)
-    >>> labels = clusterer.fit_predict(X)     # -1 marks noise
+    >>> labels = clusterer.fit_predict(X)
     >>> labels.shape, clusterer.embedding_.shape
     ((300,), (300, 2))
     >>> clusterer.params_["min_cluster_size"]  # 1.5 % of the rows, at least 5
@@ -169,6 +173,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         min_cluster_size: int | str = "auto",
         min_samples: int | str | None = "auto",
         cluster_selection_method: str = "eom",
+        noise: str = "assign",
         max_fit: int | None = DEFAULT_MAX_FIT,
         random_state: Any = None,
         verbose: int = 0,
@@ -188,6 +193,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
+        self.noise = noise
         self.max_fit = max_fit
         self.random_state = random_state
         self.verbose = verbose

@@ -137,7 +137,8 @@ def cluster_latent(
 
 
 def approximate_predict_batched(
-    clusterer: Any, points: Any, *, batch_size: int = 100_000, method: str = "fast"
+    clusterer: Any, points: Any, *, batch_size: int = 100_000, method: str = "fast",
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels, membership probabilities and GLOSH outlier scores of new points.
 
@@ -154,6 +155,9 @@ def approximate_predict_batched(
         Rows per batch.
     method
         ``"fast"`` (numpy, vectorized) or ``"hdbscan"`` (hdbscan's per-point loop).
+    threads
+        Threads for the neighbour search (``None``: up to one per core). Dask tasks
+        that already run in parallel pass 1.
 
     Returns
     -------
@@ -186,7 +190,8 @@ def approximate_predict_batched(
             labels[part], probs[part] = lab, prob
             scores[part] = hdbscan.prediction.approximate_predict_scores(clusterer, chunk)
         else:
-            labels[part], probs[part], scores[part] = _predict_chunk(clusterer, tables, chunk)
+            labels[part], probs[part], scores[part] = _predict_chunk(clusterer, tables, chunk,
+                                                                     threads)
     return labels, probs, scores
 
 
@@ -248,9 +253,10 @@ def _tables(clusterer: Any) -> _Tables:
     return tables
 
 
-def _query(tree: Any, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _query(tree: Any, points: np.ndarray, k: int, threads: int | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
     """``tree.query`` split over threads: sklearn's trees release the GIL while querying."""
-    workers = min(os.cpu_count() or 1, max(1, len(points) // 5000))
+    workers = min(threads or os.cpu_count() or 1, max(1, len(points) // 5000))
     if workers == 1:
         return tree.query(points, k=k)
     parts = np.array_split(points, workers)
@@ -259,10 +265,10 @@ def _query(tree: Any, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
-def _predict_chunk(clusterer: Any, t: _Tables, chunk: np.ndarray):
+def _predict_chunk(clusterer: Any, t: _Tables, chunk: np.ndarray, threads: int | None = None):
     pdata = clusterer.prediction_data_
     k = min(2 * t.min_samples, len(pdata.core_distances))
-    dist, idx = _query(pdata.tree, chunk, k)
+    dist, idx = _query(pdata.tree, chunk, k, threads)
     rows = np.arange(len(chunk))
     point_core = dist[:, min(t.min_samples, k - 1)]
     mr = np.maximum(np.maximum(pdata.core_distances[idx], point_core[:, None]), dist)

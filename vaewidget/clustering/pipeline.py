@@ -41,7 +41,8 @@ class ClusterResult:
     Attributes
     ----------
     labels : ndarray of int, shape (n,)
-        Cluster of each row; ``-1`` is noise.
+        Cluster of each row; ``-1`` is noise (none left with ``noise="assign"``, unless
+        no cluster was found).
     probabilities : ndarray of float, shape (n,)
         HDBSCAN's strength of each row's membership (0 for noise).
     outlier_scores : ndarray of float, shape (n,)
@@ -62,6 +63,9 @@ class ClusterResult:
         Every clustering parameter as resolved.
     notes : tuple of str
         Messages about the result a person should read (for example, much noise).
+    assigned : ndarray of bool, shape (n,)
+        Rows HDBSCAN left as noise that took their neighbours' cluster
+        (``noise="assign"``); their ``probabilities`` stay 0.
     """
 
     labels: np.ndarray
@@ -75,6 +79,7 @@ class ClusterResult:
     fit_index: np.ndarray
     params: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    assigned: np.ndarray | None = None
 
     @property
     def n_clusters(self) -> int:
@@ -85,6 +90,12 @@ class ClusterResult:
     def noise_fraction(self) -> float:
         """Share of rows labelled noise."""
         return float(np.mean(self.labels < 0)) if len(self.labels) else 0.0
+
+    @property
+    def hdbscan_noise_fraction(self) -> float:
+        """Share of rows HDBSCAN itself left as noise (before any assignment)."""
+        extra = 0.0 if self.assigned is None or not len(self.labels) else self.assigned.mean()
+        return self.noise_fraction + float(extra)
 
     @property
     def subsampled(self) -> bool:
@@ -113,6 +124,11 @@ class ClusterPipeline:
         ``"eom"`` (excess of mass) or ``"leaf"``.
     cluster_selection_epsilon
         HDBSCAN's distance below which clusters merge.
+    noise
+        ``"assign"``: each row HDBSCAN leaves as noise takes the cluster most of its
+        10 nearest clustered neighbours (in the clustered space) belong to, and keeps
+        membership strength 0; outliers stay visible in ``outlier_scores``.
+        ``"keep"``: noise stays ``-1``.
     max_fit
         Above this many rows HDBSCAN fits a random subsample and labels the rest by
         approximate prediction (``None``: always fit on every row).
@@ -143,6 +159,7 @@ class ClusterPipeline:
         min_samples: int | str | None = "auto",
         cluster_selection_method: str = "eom",
         cluster_selection_epsilon: float = 0.0,
+        noise: str = "assign",
         max_fit: int | None = DEFAULT_MAX_FIT,
         random_state: int | None = None,
     ) -> None:
@@ -153,6 +170,7 @@ class ClusterPipeline:
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
         self.cluster_selection_epsilon = cluster_selection_epsilon
+        self.noise = noise
         self.max_fit = max_fit
         self.random_state = random_state
         check_cluster_params(self.settings())
@@ -203,9 +221,10 @@ class ClusterPipeline:
 
         The codes and the projection are reused; only HDBSCAN runs.
         """
-        unknown = sorted(set(changes) - set(HDBSCAN_KEYS))
+        allowed = (*HDBSCAN_KEYS, "noise")
+        unknown = sorted(set(changes) - set(allowed))
         if unknown:
-            raise ValueError(f"Expected settings among {HDBSCAN_KEYS}. Received: {unknown}")
+            raise ValueError(f"Expected settings among {allowed}. Received: {unknown}")
         check_cluster_params({**result.params, **changes})
         params = _defaults.resolve_clustering({**result.params, **changes}, len(result))
         return self._cluster(result.embedding, result.space, result.projector, params)
@@ -223,7 +242,12 @@ class ClusterPipeline:
                 f"Received: z.shape={z.shape}")
         space = z if result.projector is None else _transform(result.projector, z)
         labels, strengths, _ = approximate_predict_batched(result.clusterer, space)
-        return labels.astype(np.intp), strengths
+        labels = labels.astype(np.intp)
+        if result.params.get("noise", "assign") == "assign" and result.assigned is not None:
+            clustered = (result.labels >= 0) & ~result.assigned
+            labels = _assign_noise(result.space[clustered], result.labels[clustered],
+                                   space, labels, self.random_state)
+        return labels, strengths
 
     def view(self, result: ClusterResult, view: str = "auto") -> np.ndarray:
         """2-D map coordinates of ``result``: ``"auto"`` (its own), ``"pca"`` or ``"umap"``.
@@ -267,11 +291,16 @@ class ClusterPipeline:
             cluster_selection_method=params["cluster_selection_method"],
             cluster_selection_epsilon=float(params["cluster_selection_epsilon"]),
             max_fit=self.max_fit, random_state=self.random_state)
+        found = fit.labels.astype(np.intp)
+        labels = found
+        if params.get("noise", "assign") == "assign":
+            ok = found >= 0
+            labels = _assign_noise(space[ok], found[ok], space, found, self.random_state)
         result = ClusterResult(
-            labels=fit.labels.astype(np.intp), probabilities=fit.probabilities,
+            labels=labels, probabilities=fit.probabilities,
             outlier_scores=fit.outlier_scores, embedding=z, space=space,
             coords=_coords(z, space), projector=projector, clusterer=fit.clusterer,
-            fit_index=fit.fit_index, params=dict(params))
+            fit_index=fit.fit_index, params=dict(params), assigned=(found < 0) & (labels >= 0))
         return replace(result, notes=plausibility_notes(result))
 
 
@@ -295,6 +324,9 @@ def check_cluster_params(params: dict[str, Any]) -> None:
     if method not in SELECTION_METHODS:
         raise ValueError(f"Expected cluster_selection_method in {SELECTION_METHODS}. "
                          f"Received: cluster_selection_method={method!r}")
+    noise = params.get("noise", "assign")
+    if noise not in _defaults.NOISE_CHOICES:
+        raise ValueError(f"Expected noise in {_defaults.NOISE_CHOICES}. Received: noise={noise!r}")
     eps = params.get("cluster_selection_epsilon", 0.0)
     if (not isinstance(eps, (int, float, np.number)) or isinstance(eps, bool)
             or not 0 <= eps < np.inf):
@@ -315,7 +347,35 @@ def plausibility_notes(result: ClusterResult) -> tuple[str, ...]:
     if k and noise > 0.5:
         notes.append(f"{noise:.0%} of the points are noise: the clusters describe a minority "
                      "of the data.")
+    left = result.hdbscan_noise_fraction
+    if k and noise <= 0.5 < left:
+        notes.append(f"HDBSCAN left {left:.0%} of the points as noise; they took the cluster "
+                     "of their nearest clustered neighbours (noise='assign'). The clusters "
+                     "are weak: treat them with care, or use noise='keep' to see them.")
     return tuple(notes)
+
+
+#: Clustered rows the noise vote consults at most (a random subsample above this).
+MAX_VOTERS = 200_000
+
+
+def _assign_noise(ref: np.ndarray, ref_labels: np.ndarray, space: np.ndarray,
+                  labels: np.ndarray, random_state: int | None) -> np.ndarray:
+    """``labels`` with each -1 replaced by the majority cluster of its nearest clustered
+    rows ``ref`` (labelled ``ref_labels``) in ``space``; unchanged without any cluster."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    todo = labels < 0
+    if not todo.any() or len(ref) == 0:
+        return labels
+    if len(ref) > MAX_VOTERS:
+        keep = np.random.default_rng(random_state).choice(len(ref), MAX_VOTERS, replace=False)
+        ref, ref_labels = ref[keep], ref_labels[keep]
+    vote = KNeighborsClassifier(n_neighbors=min(_defaults.NOISE_NEIGHBOURS, len(ref)))
+    vote.fit(ref, ref_labels)
+    out = labels.copy()
+    out[todo] = vote.predict(space[todo])
+    return out
 
 
 def _coords(z: np.ndarray, space: np.ndarray) -> np.ndarray:

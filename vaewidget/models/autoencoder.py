@@ -9,7 +9,7 @@ import numpy as np
 from keras import ops
 
 from vaewidget.models.base import BaseAutoencoder
-from vaewidget.models.losses import reconstruction_loss
+from vaewidget.models.losses import reconstruction_loss, scale_for_replicas
 
 
 @keras.saving.register_keras_serializable(package="vaewidget")
@@ -52,7 +52,7 @@ class Autoencoder(BaseAutoencoder):
             reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction), sample_weight
         )
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
-        return recon + self._regularization(batch)
+        return scale_for_replicas(recon + self._regularization(batch) + self._weights_guard())
 
     def encode(self, x: Any, batch_size: int = 2048) -> np.ndarray:
         """Return the code of ``x`` as a numpy array (the autoencoder has no variance)."""

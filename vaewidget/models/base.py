@@ -109,7 +109,10 @@ class BaseAutoencoder(keras.Model):
         ----------
         x
             Training data: 2-D ``(rows, features)``, 3-D ``(rows, H, W)`` or 4-D
-            ``(rows, H, W, C)``; numpy, a numeric DataFrame or nested lists.
+            ``(rows, H, W, C)``; numpy, a numeric DataFrame or nested lists, or
+            a source on disk (a ``.npy``, zarr or Parquet path, a zarr or Dask
+            array; see :func:`vaewidget.data.as_source`), whose scaling is then
+            learned in one streaming pass.
         scaling, reconstruction
             See :class:`~vaewidget.models.preprocessing.DataPreparer`.
         architecture
@@ -117,9 +120,11 @@ class BaseAutoencoder(keras.Model):
         **kwargs
             Other constructor arguments (``latent_dim``, ``hidden_units``, ...).
         """
-        arr = as_float_array(x, min_rows=2)
-        flatten = architecture == "dense" and arr.ndim in (3, 4)
-        preparer = DataPreparer(scaling, reconstruction, flatten=flatten).fit(arr)
+        from vaewidget.data import as_source
+
+        source = as_source(x)
+        flatten = architecture == "dense" and source.ndim in (3, 4)
+        preparer = DataPreparer(scaling, reconstruction, flatten=flatten).fit(source)
         return cls(preparer, architecture=architecture, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
@@ -170,6 +175,15 @@ class BaseAutoencoder(keras.Model):
         reg = ops.sum(self.losses)
         self.regularization_tracker.update_state(reg, sample_weight=batch)
         return reg
+
+    def _weights_guard(self):
+        # 0.0 while every trainable weight is finite, else NaN or inf, added to the loss.
+        # oneDNN's fused MatMul+BiasAdd+Relu (TensorFlow's CPU default) turns NaN
+        # activations into 0, so NaN weights can leave the loss finite and falling;
+        # this makes every NaN/inf weight show in the loss, at the cost of one read
+        # of the weights per step, outside the gradient.
+        total = ops.stop_gradient(sum(ops.sum(w) for w in self.trainable_variables))
+        return ops.where(ops.isfinite(total), ops.zeros_like(total), total)
 
     def compile(self, optimizer: Any = None, **kwargs: Any) -> None:
         """Keras ``compile``; the optimizer defaults to ``Adam(learning_rate=1e-3)``.

@@ -6,6 +6,7 @@ dimensions); the models average over the batch.
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
 
@@ -48,3 +49,21 @@ def reconstruction_loss(x, decoder_output, kind: str):
     if kind == "mse":
         return gaussian_nll(x, decoder_output)
     raise ValueError(f"Expected reconstruction 'bce' or 'mse'. Received: {kind!r}")
+
+
+def scale_for_replicas(loss):
+    """Divide a model's total loss by the number of ``tf.distribute`` replicas.
+
+    Under a strategy such as ``MirroredStrategy`` each replica computes the loss of
+    its share of the global batch and the gradients are summed across replicas.
+    Keras divides compiled losses by the replica count for that; a model whose own
+    ``compute_loss`` returns the loss must do the same, or its steps are N times too
+    large. The metrics keep the unscaled values. A no-op on other backends and
+    without a strategy.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from vaewidget._validation import as_float_array, data_kind
+from vaewidget._validation import as_float_array
 
 SCALINGS = ("auto", "none", "minmax", "standard")
 #: Scalings whose targets lie in [0, 1]: the "auto" loss is then Bernoulli (binary
@@ -83,7 +83,18 @@ class DataPreparer:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, x: Any) -> DataPreparer:
-        """Learn the scaling from ``x`` and choose the reconstruction loss."""
+        """Learn the scaling from ``x`` and choose the reconstruction loss.
+
+        ``x`` is anything :func:`vaewidget.data.as_source` takes: arrays, DataFrames
+        and nested lists, or a source on disk (a ``.npy``, zarr or Parquet path, a
+        Dask array). The statistics are learned in one pass over its chunks
+        (per-column min/max, mean and variance merged across chunks, see
+        :mod:`vaewidget.data.stats`), so data larger than memory is never loaded
+        whole; the result equals a fit on the same rows in memory to float rounding.
+        """
+        from vaewidget.data import as_source
+        from vaewidget.data.stats import ColumnStats
+
         if self.scaling not in SCALINGS:
             raise ValueError(f"Expected scaling in {SCALINGS}. Received: scaling={self.scaling!r}")
         if self.reconstruction not in RECONSTRUCTIONS:
@@ -91,31 +102,37 @@ class DataPreparer:
                 f"Expected reconstruction in {RECONSTRUCTIONS}. "
                 f"Received: reconstruction={self.reconstruction!r}"
             )
-        arr = as_float_array(x, min_rows=2)
-        kind = data_kind(arr)
-        lo, hi = float(arr.min()), float(arr.max())
+        source = as_source(x)
+        shape = source.shape
+        if shape[0] < 2:
+            as_float_array(np.empty(shape, np.float32), min_rows=2)  # its message, unchanged
+        stats = ColumnStats()
+        for _, _, chunk in source.chunks():
+            stats.update(chunk)
+        kind = "tabular" if source.ndim == 2 else "image"
+        lo, hi = float(stats.min.min()), float(stats.max.max())
         if lo == hi:
             raise ValueError(
                 "Expected data that varies. Received: every value equals "
-                f"{lo:g} (x.shape={arr.shape}); there is nothing to learn."
+                f"{lo:g} (x.shape={shape}); there is nothing to learn."
             )
-        flat = arr.reshape(len(arr), -1)
-        varies = flat.max(axis=0) > flat.min(axis=0)
+        varies = stats.max > stats.min
         if not varies.any():
             raise ValueError(
                 "Expected at least one feature that varies between rows. Received: every "
-                f"column is constant (x.shape={arr.shape}); there is nothing to learn."
+                f"column is constant (x.shape={shape}); there is nothing to learn."
             )
-        scaling, per_column, reason = self._choose_scaling(arr, kind, lo, hi)
-        axes = (0,) if per_column else tuple(range(arr.ndim))
+        scaling, per_column, reason = self._choose_scaling(stats, kind, lo, hi)
         if scaling == "none":
             offset, scale = np.zeros(1), np.ones(1)
+        elif scaling == "minmax" and per_column:
+            offset, scale = stats.min, stats.max - stats.min
         elif scaling == "minmax":
-            offset = arr.min(axis=axes)
-            scale = arr.max(axis=axes) - offset
+            offset, scale = lo, hi - lo
+        elif per_column:
+            offset, scale = stats.mean, np.sqrt(stats.var)
         else:
-            offset = arr.mean(axis=axes, dtype=np.float64)
-            scale = arr.std(axis=axes, dtype=np.float64)
+            offset, scale = stats.overall_mean, np.sqrt(stats.overall_var)
         scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
         offset = np.atleast_1d(np.asarray(offset, dtype=np.float64))
         scale[scale == 0] = 1.0
@@ -144,9 +161,9 @@ class DataPreparer:
             )
         constant = np.flatnonzero(~varies) if kind == "tabular" else np.array([], int)
         self.kind_ = kind
-        self.original_shape_ = tuple(int(d) for d in arr.shape[1:])
-        shape = self.original_shape_ + ((1,) if arr.ndim == 3 else ())
-        self.input_shape_ = (int(np.prod(shape)),) if self.flatten else shape
+        self.original_shape_ = tuple(int(d) for d in shape[1:])
+        model_shape = self.original_shape_ + ((1,) if len(shape) == 3 else ())
+        self.input_shape_ = (int(np.prod(model_shape)),) if self.flatten else model_shape
         self.scaling_ = scaling
         self.reconstruction_ = recon
         self.reason_ = reason
@@ -154,11 +171,11 @@ class DataPreparer:
         self.scale_ = scale.astype(np.float32)
         self.constant_columns_ = [int(c) for c in constant]
         self.value_range_ = (lo, hi)
-        self.n_rows_seen_ = int(arr.shape[0])
+        self.n_rows_seen_ = int(shape[0])
         return self
 
     def _choose_scaling(
-        self, arr: np.ndarray, kind: str, lo: float, hi: float
+        self, stats: Any, kind: str, lo: float, hi: float
     ) -> tuple[str, bool, str]:
         """Return ``(scaling, per_column, reason)``."""
         if self.scaling != "auto":
@@ -169,7 +186,7 @@ class DataPreparer:
             return "none", False, f"values already lie in [0, 1] (range [{lo:g}, {hi:g}])"
         if kind == "image":
             return "minmax", False, f"image data in [{lo:g}, {hi:g}] is min-max scaled to [0, 1]"
-        if _looks_like_intensities(arr, lo, hi):
+        if _looks_like_intensities(stats, lo, hi):
             return "minmax", False, (
                 f"tabular data of non-negative integers in [{lo:g}, {hi:g}] whose columns share "
                 "one scale (like pixel intensities) is min-max scaled as a whole to [0, 1]"
@@ -193,6 +210,22 @@ class DataPreparer:
             )
         return arr
 
+    def check_source(self, x: Any, name: str = "x") -> Any:
+        """Return ``x`` as a :class:`~vaewidget.data.DataSource` whose rows fit this preparer.
+
+        Only the shape is checked here; values are checked as chunks are read.
+        """
+        from vaewidget.data import as_source
+
+        self._require_fitted()
+        source = as_source(x, name=name)
+        if tuple(source.row_shape) != self.original_shape_:
+            raise ValueError(
+                f"Expected rows of shape {self.original_shape_}, like the data the model was "
+                f"prepared on. Received: {name}.shape={source.shape}"
+            )
+        return source
+
     def transform(self, x: Any, name: str = "x") -> np.ndarray:
         """Scale ``x`` and shape it for the model's input."""
         arr = self.check(x, name=name)
@@ -206,6 +239,12 @@ class DataPreparer:
                 "like the data the model was prepared on (it lies far outside that data's range)."
             )
         return out.reshape((arr.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
+
+    def scale_rows(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`transform` without the checks, for float32 rows already validated
+        (as a :class:`~vaewidget.data.DataSource` returns them)."""
+        out = (rows - self._broadcast(self.offset_, rows)) / self._broadcast(self.scale_, rows)
+        return out.reshape((rows.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
 
     def inverse_transform(self, x: Any) -> np.ndarray:
         """Map model-space data back to the original units and shape."""
@@ -288,8 +327,8 @@ class DataPreparer:
         )
 
 
-def _looks_like_intensities(arr: np.ndarray, lo: float, hi: float) -> bool:
+def _looks_like_intensities(stats: Any, lo: float, hi: float) -> bool:
     """Non-negative integers up to 255 whose columns mostly reach the same maximum."""
-    if lo < 0 or hi > 255 or not np.array_equal(arr, np.round(arr)):
+    if lo < 0 or hi > 255 or not stats.integers:
         return False
-    return bool(np.median(arr.max(axis=0)) >= 0.5 * hi)
+    return bool(np.median(stats.max) >= 0.5 * hi)

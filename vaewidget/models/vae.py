@@ -11,7 +11,7 @@ from keras import ops
 from vaewidget.models.base import BaseAutoencoder
 from vaewidget.models.callbacks import KLWarmup
 from vaewidget.models.layers import Sampling
-from vaewidget.models.losses import kl_divergence, reconstruction_loss
+from vaewidget.models.losses import kl_divergence, reconstruction_loss, scale_for_replicas
 
 
 @keras.saving.register_keras_serializable(package="vaewidget")
@@ -150,11 +150,11 @@ class VAE(BaseAutoencoder):
         )
         kl = self._batch_mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]), sample_weight)
         weighted_kl = self.beta * self.kl_weight * kl
-        total = recon + weighted_kl + self._regularization(batch)
+        total = recon + weighted_kl + self._regularization(batch) + self._weights_guard()
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
         self.kl_tracker.update_state(kl, sample_weight=batch)
         self.weighted_kl_tracker.update_state(weighted_kl, sample_weight=batch)
-        return total
+        return scale_for_replicas(total)
 
     # -------------------------------------------------------------- numpy methods
     def encode(self, x: Any, batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:

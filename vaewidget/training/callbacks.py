@@ -3,12 +3,17 @@
 It runs on the training thread and does, in order, at each point of ``fit``:
 
 * batch begin: apply a pending learning rate or beta;
-* batch end: count progress, catch a NaN/inf loss, honour stop; then, after
+* batch end: count progress, catch a NaN/inf loss (the models' loss also turns
+  non-finite when a weight does, see ``BaseAutoencoder._weights_guard``), honour
+  stop; then, after
   the user's callbacks (:class:`Tail`), call the throttled batch listeners and
   hold while paused;
 * validation: cut it short when training is stopping;
 * epoch end: record the epoch (only complete, finite epochs), keep the weights
-  as the last good state, track the best epoch, then call the epoch listeners.
+  as the last good state (only finite weights), track the best epoch, then call
+  the epoch listeners.
+
+The Trainer checks the weights once more when ``fit`` returns (:meth:`TrainerCallback.final_check`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import keras
 import numpy as np
 
 from vaewidget.training.checkpoints import BestTracker
+from vaewidget.training.finite import describe, model_nonfinite, nonfinite_names
 from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
 from vaewidget.training.state import Listeners, Progress, RunControl
 
@@ -84,7 +90,7 @@ class TrainerCallback(keras.callbacks.Callback):
         self.on_resume = on_resume
         self.record = record
         self.outcome: str | None = None
-        self.bad: tuple[int, int, str] | None = None  # (epoch, batch, "nan" | "inf")
+        self.bad: tuple[int, int, str] | None = None  # (epoch, batch, what went wrong)
         self.good_epoch: int | None = None
         self.epoch = int(initial_epoch)
         self.batch = 0
@@ -103,7 +109,11 @@ class TrainerCallback(keras.callbacks.Callback):
             # fit) skips it. Without it, on_test_begin still limits it to one batch.
             self.model._should_eval = _never
 
-    def _snapshot(self) -> None:
+    def _snapshot(self) -> bool:
+        """Keep the weights and optimizer state as the last good state, if all finite.
+
+        Non-finite values halt the run instead (and the older good state stays).
+        """
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and not optimizer.built:
             # Keras builds it lazily in the first step; build now so the start of the
@@ -111,7 +121,32 @@ class TrainerCallback(keras.callbacks.Callback):
             optimizer.build(self.model.trainable_variables)
         weights = [np.array(w, copy=True) for w in self.model.get_weights()]
         opt_vars = [np.array(v.numpy(), copy=True) for v in optimizer.variables] if optimizer else []
+        bad = nonfinite_names(self.model.weights, weights)
+        if optimizer is not None:
+            bad += nonfinite_names(optimizer.variables, opt_vars)
+        if bad:
+            self._fail_weights(bad)
+            return False
         self._good_state = (weights, opt_vars)
+        return True
+
+    def _fail_weights(self, names: list[str], when: str = "") -> None:
+        if self.bad is None:  # the first sign names the cause best
+            self.bad = (self.epoch, self.batch, f"NaN or inf in the weights{when} "
+                        f"({describe(names)})")
+        self._halt("nonfinite")
+
+    def final_check(self) -> None:
+        """After ``fit``: halt as non-finite when any weight is NaN or inf.
+
+        Catches what no batch showed, for example a callback that wrote the
+        weights after the last batch.
+        """
+        if self.outcome != "nonfinite":
+            bad = model_nonfinite(self.model, optimizer=True)
+            if bad:
+                self.outcome = None
+                self._fail_weights(bad, " at the end of the run")
 
     def restore_good(self) -> None:
         """Put back the weights and optimizer state of the last good epoch."""
@@ -127,13 +162,19 @@ class TrainerCallback(keras.callbacks.Callback):
     def nonfinite_message(self, learning_rate: float) -> str:
         """What went wrong after a NaN/inf, what was put back, and what to try."""
         epoch, batch, what = self.bad
+        if self._good_state is None:
+            return (
+                f"Training could not start: {what}. There are no finite weights to put "
+                "back: build new weights (VAE.from_data, or the panel's Reset) or load a "
+                "good checkpoint."
+            )
         good = (
             f"the end of epoch {self.good_epoch} (the last good epoch)"
             if self.good_epoch is not None
             else "where this run started"
         )
         return (
-            f"Training diverged in epoch {epoch} (batch {batch}): the loss became {what}. "
+            f"Training diverged in epoch {epoch} (batch {batch}): {what}. "
             f"The weights and optimizer state were put back to {good}, so the model is "
             f"usable. To fix it, lower the learning rate (now {learning_rate:g}), check the "
             "data scaling (model.preparer.summary(); use scaling='standard' for features "
@@ -162,12 +203,17 @@ class TrainerCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         logs = logs or {}
-        self.batch = batch + 1
-        start = batch * self.batch_size
-        self.progress.batch_done(self.batch, max(0, min(self.batch_size, self.n_train - start)))
+        # With steps_per_execution > 1, Keras reports once per execution: count every row.
+        done = min(self.batch * self.batch_size, self.n_train)
+        self.batch = min(batch + 1, self.batches)  # an epoch's last execution may run short
+        self.progress.batch_done(self.batch, min(self.batch * self.batch_size, self.n_train) - done)
         loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.bad = (self.epoch, self.batch, "nan" if math.isnan(loss) else "inf")
+        if loss is not None and not math.isfinite(loss) and self.bad is None:
+            what = f"the loss became {'nan' if math.isnan(loss) else 'inf'}"
+            weights = model_nonfinite(self.model)  # once, to name the cause
+            if weights:
+                what += f" with NaN or inf in the weights ({describe(weights)})"
+            self.bad = (self.epoch, self.batch, what)
             self._halt("nonfinite")
             return
         if self.control.stop_requested:
@@ -210,10 +256,11 @@ class TrainerCallback(keras.callbacks.Callback):
             self.bad = (epoch, self.batch, f"non-finite {', '.join(sorted(bad))}")
             self._halt("nonfinite")
             return
+        if not self._snapshot():
+            return  # NaN/inf weights behind finite numbers: not a good epoch either
         entry = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}
         entry.update(current_values(self.model))
         self.recorder.append(entry)
-        self._snapshot()
         self.good_epoch = epoch
         if self.best is not None and self.best.update(self.model, epoch, entry, self.record):
             self._halt("early_stopped")

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from vaewidget.training.finite import check_finite_weights
+
 RECORD_FORMAT = 1
 
 
@@ -139,6 +141,7 @@ class BestTracker:
     def _save(self, model: Any, record: Callable[[], dict]) -> None:
         if self.checkpoint_path is None:
             return
+        check_finite_weights(model, "save a checkpoint")
         path = self.checkpoint_path
         # Write beside the target, then rename: a crash mid-save keeps the old best.
         tmp_model = path.with_name(f".{path.name[: -len('.keras')]}.partial.keras")

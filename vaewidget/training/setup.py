@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from vaewidget.training.checkpoints import read_record
 
 _UNSET = object()
 
 
-def _positive_int(name: str, value: Any) -> int:
+def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"Expected an integer {name} >= 1. Received: {name}={value!r}")
     return int(value)
@@ -51,9 +50,9 @@ def check_options(
         )
     out: dict[str, Any] = {}
     if epochs is not _UNSET:
-        out["epochs"] = _positive_int("epochs", epochs)
+        out["epochs"] = positive_int("epochs", epochs)
     if batch_size is not _UNSET:
-        out["batch_size"] = _positive_int("batch_size", batch_size)
+        out["batch_size"] = positive_int("batch_size", batch_size)
     if batch_rate is not _UNSET:
         if batch_rate is not None:
             try:
@@ -78,44 +77,24 @@ def check_options(
         out["callbacks"] = callbacks
     if early_stopping_patience is not _UNSET:
         if early_stopping_patience is not None:
-            early_stopping_patience = _positive_int(
+            early_stopping_patience = positive_int(
                 "early_stopping_patience", early_stopping_patience
             )
         out["early_stopping_patience"] = early_stopping_patience
     return out
 
 
-def split_data(
-    model: Any, x: Any, validation_split: Any, validation_data: Any
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Prepare ``x`` (and validation data) with the model's own preparation.
+def split_data(model: Any, x: Any, validation_split: Any, validation_data: Any) -> Any:
+    """Check ``x`` (and validation data) against the model and choose how to feed ``fit``.
 
-    Without ``validation_data``, a random ``validation_split`` fraction of the
-    rows (seeded by ``model.seed``, or 0, so it is the same every time) is held out.
+    Rows in memory are prepared once with the model's own preparation, and without
+    ``validation_data`` a random ``validation_split`` fraction of them (seeded by
+    ``model.seed``, or 0, so it is the same every time) is held out. Other sources
+    are streamed, with whole blocks held out. See :mod:`vaewidget.training.data`.
     """
-    prepared = model.prepare(x)
-    if validation_data is not None:
-        return prepared, model.preparer.transform(validation_data, name="validation_data")
-    try:
-        split = float(validation_split)
-    except (TypeError, ValueError):
-        split = math.nan
-    if not (0.0 <= split < 1.0):
-        raise ValueError(
-            f"Expected 0 <= validation_split < 1. Received: validation_split={validation_split!r}"
-        )
-    if split == 0.0:
-        return prepared, None
-    n = len(prepared)
-    n_val = max(1, round(split * n))
-    if n - n_val < 1:
-        raise ValueError(
-            f"Expected at least one training row after holding out validation_split="
-            f"{split:g}. Received: x with {n} rows. Use more rows or validation_split=0."
-        )
-    seed = model.seed if model.seed is not None else 0
-    order = np.random.default_rng(seed).permutation(n)
-    return prepared[np.sort(order[n_val:])], prepared[np.sort(order[:n_val])]
+    from vaewidget.training.data import training_data
+
+    return training_data(model, x, validation_split, validation_data)
 
 
 def load_checkpoint(path: Any) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:

@@ -11,10 +11,19 @@ from typing import Any
 
 import keras
 
+from vaewidget.progress import KerasProgress, check_progress
+from vaewidget.training._tf_memory import forget_allreduce_gradients
 from vaewidget.training.callbacks import TrainerCallback, forget_skip
 from vaewidget.training.checkpoints import BestTracker, check_checkpoint_path
+from vaewidget.training.execution import (
+    check_steps_per_execution,
+    check_strategy,
+    needs_every_batch,
+    prepare_model,
+)
+from vaewidget.training.finite import model_nonfinite
 from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
-from vaewidget.training.setup import check_options, load_checkpoint, split_data
+from vaewidget.training.setup import check_options, load_checkpoint, positive_int, split_data
 from vaewidget.training.state import (
     ACTIVE,
     STARTABLE,
@@ -56,11 +65,17 @@ class Trainer:
         A model built with ``VAE.from_data`` / ``Autoencoder.from_data``. If it is
         not compiled yet, the training thread compiles it with Adam.
     x
-        Training data in its original units and shape; validated and prepared
-        here with ``model.prepare`` (bad input raises ``ValueError`` now).
+        Training data in its original units and shape. Arrays, DataFrames and
+        nested lists are validated and prepared here with ``model.prepare`` (bad
+        input raises ``ValueError`` now). A source on disk or a Dask array (a
+        ``.npy``, zarr or Parquet path, a zarr or Dask array; see
+        :func:`vaewidget.data.as_source`) is checked for its row shape here and
+        streamed while training: batches are read and prepared block by block,
+        shuffled by block and then by row, and a NaN met while reading fails the run.
     validation_split
         Fraction of ``x`` held out for validation, chosen at random once (seeded
-        with ``model.seed``, or 0), so every run validates on the same rows.
+        with ``model.seed``, or 0), so every run validates on the same rows: rows
+        of an array, whole blocks of rows of a streamed source.
         Ignored when ``validation_data`` is given. 0 trains without validation.
     validation_data
         Separate validation data in original units.
@@ -81,6 +96,27 @@ class Trainer:
         ``.trainer.json`` record beside it; see :meth:`resume_from`.
     batch_rate
         Most ``on_batch`` calls per second (``None``: every batch).
+    steps_per_execution
+        Training steps per call into the compiled step (Keras' option). Batch
+        callbacks, listeners, pause, stop and live hyperparameters act between
+        executions. ``"auto"`` keeps one execution near 0.2 s: estimated from the
+        model's size at first, from the measured speed on later starts; it is 1
+        when ``batch_rate=None`` or a callback in ``callbacks`` has batch hooks
+        (see :mod:`vaewidget.training.execution`).
+    strategy
+        A ``tf.distribute.Strategy`` (TensorFlow backend) whose scope built the
+        model, e.g. ``MirroredStrategy`` for several GPUs; ``batch_size`` is then
+        the global batch, split across replicas. Runs one step per execution
+        (Keras 3.15 fails with more under a strategy).
+    steps_per_epoch
+        Batches per epoch (``None``: one pass over ``x``). For data so large that a
+        pass takes long: each epoch (one history entry, one validation, one
+        checkpoint chance) trains this many batches, and the next epoch goes on
+        where it stopped.
+    progress
+        ``True``: a tqdm bar per run (rows, rows/s, ETA), for scripts; a callable:
+        called with a dict (``stage``, ``rows``, ``total``, ``rows_per_s``,
+        ``eta_s``...) on the training thread, see :mod:`vaewidget.progress`.
 
     Examples
     --------
@@ -117,14 +153,24 @@ class Trainer:
         early_stopping_patience: int | None = None,
         checkpoint_path: str | None = None,
         batch_rate: float | None = 10.0,
+        steps_per_execution: int | str = "auto",
+        strategy: Any = None,
+        progress: Any = False,
+        steps_per_epoch: int | None = None,
     ) -> None:
         options = check_options(
             model, epochs=epochs, batch_size=batch_size, batch_rate=batch_rate,
             callbacks=callbacks, early_stopping_patience=early_stopping_patience,
         )
+        self.strategy = check_strategy(model, strategy)
+        self.progress_bar = check_progress(progress)
+        self.steps_per_epoch = (None if steps_per_epoch is None
+                                else positive_int("steps_per_epoch", steps_per_epoch))
+        self.steps_per_execution = check_steps_per_execution(steps_per_execution, self.strategy)
+        self._seconds_per_step: float | None = None
         self._model = model
-        self._x_train, self._x_val = split_data(model, x, validation_split, validation_data)
-        if early_stopping_patience is not None and self._x_val is None:
+        self._data = split_data(model, x, validation_split, validation_data)
+        if early_stopping_patience is not None and not self._data.has_validation:
             raise ValueError(
                 "Expected validation data for early stopping (it watches val_loss). "
                 f"Received: validation_split={validation_split!r}, validation_data=None"
@@ -148,7 +194,7 @@ class Trainer:
         self._epoch_listeners = Listeners("epoch", self._listener_errors, self._lock)
         self._best = None
         if early_stopping_patience is not None or self.checkpoint_path is not None:
-            monitor = "val_loss" if self._x_val is not None else "loss"
+            monitor = "val_loss" if self._data.has_validation else "loss"
             warmup = int(getattr(model, "kl_warmup_epochs", 0) or 0)  # losses grow until then
             self._best = BestTracker(
                 monitor, self.early_stopping_patience, warmup, self.checkpoint_path
@@ -317,7 +363,7 @@ class Trainer:
             self._error, self._exception, self.stopped_early = None, None, False
             initial = self._recorder.n_epochs
             target = initial + self._epochs
-            self._reset_progress(len(self._x_train) * self._epochs)
+            self._reset_progress(self._rows_per_epoch * self._epochs)
             if self._best is not None:
                 self._best.new_run()
             self._thread = threading.Thread(
@@ -376,20 +422,19 @@ class Trainer:
         final = "failed"
         try:
             model = self._model
-            if getattr(model, "optimizer", None) is None:
-                model.compile(optimizer=keras.optimizers.Adam(self._hyper.learning_rate))
+            self._prepare_model()
             callback = self._make_callback(initial_epoch)
             model.fit(
-                self._x_train,
-                validation_data=self._x_val,
+                **self._data.fit_arguments(self.batch_size, initial_epoch),
+                steps_per_epoch=self.steps_per_epoch,
                 epochs=epochs,
                 initial_epoch=initial_epoch,
-                batch_size=self.batch_size,
-                shuffle=True,
                 verbose=0,
-                callbacks=[callback, *self.callbacks, callback.tail],
+                callbacks=[callback, *self.callbacks, *self._bar(epochs - initial_epoch),
+                           callback.tail],
             )
             final = self._conclude(callback)
+            self._measure_speed()
         except BaseException as err:  # captured for the user, never swallowed
             self._exception = err
             self._error = (
@@ -399,14 +444,43 @@ class Trainer:
             # fit was interrupted: drop the validation iterator it caches between epochs.
             if getattr(self._model, "_eval_epoch_iterator", None) is not None:
                 self._model._eval_epoch_iterator = None
+            if callback is not None and model_nonfinite(self._model):
+                callback.restore_good()  # never leave NaN weights behind a failure
+                head, _, rest = self._error.partition("\n\n")
+                self._error = (f"{head} The weights held NaN or inf; the last good ones "
+                               f"were put back.\n\n{rest}")
         finally:
             forget_skip(self._model)
+            forget_allreduce_gradients()  # else TensorFlow keeps every traced step
             self._progress.end_run()
             release_model(self._model, self)
             self._state.set(final, allowed=ACTIVE)
 
+    def _prepare_model(self) -> None:
+        """Compile if needed (inside the strategy's scope) and set the steps per execution."""
+        prepare_model(self._model, learning_rate=self._hyper.learning_rate,
+                      strategy=self.strategy, steps=self.steps_per_execution,
+                      every_batch=needs_every_batch(self.callbacks, self.batch_rate),
+                      batch_size=self.batch_size, seconds_per_step=self._seconds_per_step)
+
+    def _bar(self, epochs: int) -> list[keras.callbacks.Callback]:
+        if not self.progress_bar:
+            return []
+        return [KerasProgress(self._rows_per_epoch, self.batch_size, epochs, self.progress_bar)]
+
+    def _measure_speed(self) -> None:
+        rate = self._progress.snapshot()["samples_per_s"]
+        if rate:
+            self._seconds_per_step = self.batch_size / rate
+
+    @property
+    def _rows_per_epoch(self) -> int:
+        rows = self._data.n_train
+        return rows if self.steps_per_epoch is None else min(rows,
+                                                             self.steps_per_epoch * self.batch_size)
+
     def _reset_progress(self, samples: int) -> None:
-        n_epochs, batches = self._recorder.n_epochs, math.ceil(len(self._x_train) / self.batch_size)
+        n_epochs, batches = self._recorder.n_epochs, math.ceil(self._rows_per_epoch / self.batch_size)
         self._progress.begin_run(n_epochs, n_epochs + self._epochs, batches, samples)
 
     def _make_callback(self, initial_epoch: int) -> TrainerCallback:
@@ -419,7 +493,7 @@ class Trainer:
             batch_listeners=self._batch_listeners,
             epoch_listeners=self._epoch_listeners,
             batch_rate=self.batch_rate,
-            n_train=len(self._x_train),
+            n_train=self._rows_per_epoch,
             batch_size=self.batch_size,
             initial_epoch=initial_epoch,
             on_pause=lambda: self._state.set("paused", allowed={"running"}),
@@ -428,6 +502,7 @@ class Trainer:
         )
 
     def _conclude(self, callback: TrainerCallback) -> str:
+        callback.final_check()  # NaN/inf weights that no loss showed end the run too
         if callback.outcome == "nonfinite":
             callback.restore_good()
             self._error = callback.nonfinite_message(self.learning_rate)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
 from vaewidget.widgets._panel_clusters import ClustersTab
+from vaewidget.widgets._panel_files import message
 from vaewidget.widgets._parts import button, hidden
+from vaewidget.widgets.controls import MODEL_CONTROLS, TRAIN_CONTROLS
 from vaewidget.widgets.recon_strip import ReconStrip
 
 
@@ -36,7 +40,7 @@ def build_layout(panel: Any) -> None:
         w.add_class(css)
     panel.log_scale = widgets.Checkbox(value=False, description="log scale", indent=False)
     panel.log_scale.add_class("vaew-log")
-    panel.log_scale.observe(panel._on_log_scale, "value")
+    guard(panel, panel.log_scale, panel._on_log_scale)
     panel.recon = ReconStrip(panel.x[panel._recon_idx], [f"#{i}" for i in panel._recon_idx])
     panel.final_image = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
     panel.final_image.add_class("vaew-final")
@@ -46,10 +50,10 @@ def build_layout(panel: Any) -> None:
     panel.path.add_class("vaew-path")
     panel.save_button = button("Save", "save", "vaew-save", "Save model + history to path")
     panel.load_button = button("Load", "folder-open", "vaew-load", "Load model + history from path")
-    panel.save_button.on_click(lambda _: panel.save(panel.path.value))
-    panel.load_button.on_click(lambda _: panel.load(panel.path.value))
-    c.learning_rate.observe(panel._on_learning_rate, "value")
-    c.beta.observe(panel._on_beta, "value")
+    panel.save_button.on_click(lambda _: panel._save_typed())  # inside panel.files_root
+    panel.load_button.on_click(lambda _: panel._load_typed())
+    for name in (*MODEL_CONTROLS, *TRAIN_CONTROLS):
+        guard(panel, getattr(c, name), functools.partial(panel._on_control, name))
     panel.data_box = widgets.HTML(panel._summary())
     panel.data_box.add_class("vaew-data")
     buttons = widgets.HBox([panel.train_button, panel.pause_button, panel.stop_button,
@@ -74,7 +78,30 @@ def build_layout(panel: Any) -> None:
     panel.clusters_box = panel.clusters.box
     panel.tab = widgets.Tab(children=[training, panel.clusters_box])
     panel.tab.titles = ("Training", "Clusters")
-    panel.tab.observe(panel._on_tab, "selected_index")
+    guard(panel, panel.tab, panel._on_tab, "selected_index")
     title = widgets.HTML("<h3 style='margin:4px 0'>vaewidget: variational autoencoder</h3>")
     panel.widget = widgets.VBox([title, panel.tab])
     panel.widget.add_class("vaew-panel")
+
+
+def guard(panel: Any, widget: widgets.Widget, handler: Callable[[dict], None],
+          name: str = "value") -> None:
+    """Observe ``widget``'s ``name`` with ``handler``; when it raises, show the error in
+    the panel's status area and put the old value back (never raise into the notebook)."""
+    putting_back = []
+
+    def observer(change: dict) -> None:
+        if putting_back:
+            return
+        try:
+            handler(change)
+        except Exception as err:
+            panel.status.add(f"{message(err)} The control was put back to {change['old']!r}.",
+                             "error")
+            putting_back.append(True)
+            try:
+                setattr(widget, name, change["old"])
+            finally:
+                putting_back.clear()
+
+    widget.observe(observer, name)

@@ -31,18 +31,25 @@ class ClustersTab:
         self.viewer: Any = None
         self._viewer_model: Any = None
         self._epochs = -1
-        self.box = widgets.VBox([widgets.HTML(_NOT_TRAINED)])
+        self._note = widgets.HTML(_NOT_TRAINED)  # one note widget, reused (no orphans)
+        self.box = widgets.VBox([self._note])
         self.box.add_class("vaew-clusters")
         self.visible = False
 
     def forget(self) -> None:
-        """Drop the viewer (new weights or another model)."""
+        """Drop the viewer (new weights or another model), closing its widgets."""
+        if self.viewer is not None:
+            self.viewer.close()
         self.viewer = self._viewer_model = None
         self._hint()
 
     def _hint(self) -> None:
         active = self.panel.state in ("running", "paused", "stopping")
-        self.box.children = [widgets.HTML(_RUNNING if active else _NOT_TRAINED)]
+        self._show_note(_RUNNING if active else _NOT_TRAINED)
+
+    def _show_note(self, html: str) -> None:
+        self._note.value = html
+        self.box.children = [self._note]
 
     def update(self) -> None:
         """Show or refresh the viewer if it makes sense now; otherwise say why not."""
@@ -62,16 +69,16 @@ class ClustersTab:
                 return
             if not self.visible:
                 return
-            self.box.children = [widgets.HTML("<p>Encoding and clustering...</p>")]
+            self._show_note("<p>Encoding and clustering...</p>")
             from vaewidget.widgets import ClusterViewer
 
             seed = p._passthrough.get("seed")
-            self.viewer = ClusterViewer(p.model, p.x, p.labels,
+            self.viewer = ClusterViewer(p.model, p.x, p.labels, files_root=p.files_root,
                                         random_state=0 if seed is None else seed)
             self._viewer_model, self._epochs = p.model, epochs
             self.box.children = [self.viewer.widget]
         except Exception as err:  # an optional tab must not break the panel
             self.viewer = None
             msg = f"The cluster viewer could not start: {type(err).__name__}: {err}"
-            self.box.children = [widgets.HTML(f"<p style='color:#cf222e'>{msg}</p>")]
+            self._show_note(f"<p style='color:#cf222e'>{msg}</p>")
             self.report(msg, "error")

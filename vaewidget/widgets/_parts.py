@@ -47,6 +47,27 @@ def button(label: str, icon: str, css: str, tooltip: str, style: str = "") -> wi
     return b
 
 
+def close_tree(widget: widgets.Widget) -> None:
+    """Close ``widget`` and every widget it holds (children, layout, style, ...).
+
+    ``Widget.close()`` closes one widget only; the rest stay registered in the
+    kernel, and through their callbacks they keep models and figures alive.
+    """
+    seen: set[int] = set()
+    stack = [widget]
+    while stack:
+        w = stack.pop()
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        for name in w.keys:
+            value = getattr(w, name, None)
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(item, widgets.Widget):
+                    stack.append(item)
+        w.close()
+
+
 def hidden(widget: widgets.Widget, hide: bool) -> None:
     widget.layout.display = "none" if hide else None
 

@@ -60,6 +60,14 @@ class Throttle:
         self._closed = True
         self._news.set()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the thread has ended (after :meth:`close`); return whether it has."""
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return thread is None
+        thread.join(timeout)
+        return not thread.is_alive()
+
     def _start(self) -> None:
         with self._start_lock:
             if self._thread is None and not self._closed:

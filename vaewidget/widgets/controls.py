@@ -129,7 +129,7 @@ class TrainingControls:
                 f"Expected architecture in {tuple(v for _, v in arch)} for {kind} data. "
                 f"Received: architecture={values['architecture']!r}"
             )
-        common = {"style": _STYLE, "layout": widgets.Layout(**_LAYOUT)}
+        common = {"style": _STYLE, "layout": _LAYOUT}  # a dict: one Layout per control
         self.architecture = widgets.Dropdown(
             options=arch, value=values["architecture"], description="architecture", **common)
         self.latent_dim = widgets.BoundedIntText(
@@ -190,6 +190,16 @@ class TrainingControls:
             "epochs": int(self.epochs.value),
             "validation_split": float(self.validation_split.value),
         }
+
+    def values(self) -> dict[str, Any]:
+        """Every control's value as shown (``hidden_units`` as its text)."""
+        return {name: getattr(self, name).value for name in (*MODEL_CONTROLS, *TRAIN_CONTROLS)}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show ``values`` (keyed like :meth:`values`) in the controls."""
+        for name in (*MODEL_CONTROLS, *TRAIN_CONTROLS):
+            if name in values and getattr(self, name).value != values[name]:
+                getattr(self, name).value = values[name]
 
     def set_training(self, training: bool) -> None:
         """Disable what cannot change mid-run; the live controls stay enabled."""

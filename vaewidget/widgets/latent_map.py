@@ -217,6 +217,15 @@ class LatentMap:
         if s.tooltip()["properties"] != properties:
             s.tooltip(properties=properties)
 
+    def close(self) -> None:
+        """Close the map's widgets (the scatter, its message and its box) and free them."""
+        from vaewidget.widgets._parts import close_tree
+
+        if self.widget is not None:
+            release_widget(self.widget)
+        close_tree(self._message)
+        close_tree(self.box)
+
     def show_message(self, text: str) -> None:
         """Show ``text`` instead of the map (nothing to draw); the map comes back on :meth:`show`."""
         self._message.value = f"<p class='vaew-map-message'>{text}</p>"
@@ -297,3 +306,30 @@ class LatentMap:
 
 
 __all__ = ["COLOURS", "LatentMap", "align", "point_size"]
+
+
+def release_widget(widget: Any) -> None:
+    """Close an anywidget (the jupyter-scatter map) and let Python free it.
+
+    anywidget connects every instance to its class's ``_esm``/``_css`` file-watch signal
+    with a lambda that holds the instance (anywidget 0.9-0.11, for hot reloading while
+    developing a widget); the class keeps that signal for ever, so a closed map and the
+    viewer and model behind its observers were never freed. Disconnect this instance.
+    """
+    widget.close()
+    for cls in type(widget).__mro__:
+        for key in ("_esm", "_css"):
+            signal = getattr(cls.__dict__.get(key), "changed", None)
+            for slot in list(getattr(signal, "_slots", ())):
+                func = slot.dereference() if hasattr(slot, "dereference") else None
+                cells = getattr(func, "__closure__", None) or ()
+                if any(_cell_value(c) is widget for c in cells):
+                    signal.disconnect(func)
+
+
+def _cell_value(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+

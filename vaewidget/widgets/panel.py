@@ -2,34 +2,54 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
-import time
+import weakref
 from typing import Any
 
 import numpy as np
 
 from vaewidget._validation import as_float_array, data_kind
-from vaewidget.plotting import figure_to_png, history_figure, new_figure
+from vaewidget.models import VAE
+from vaewidget.plotting import new_figure
+from vaewidget.training._tf_memory import clear_kernel_cache
 from vaewidget.widgets._hooks import Hooks
 from vaewidget.widgets._layout import build_layout
+from vaewidget.widgets._panel_files import ACTIVE, FilesMixin, message
+from vaewidget.widgets._panel_view import ViewMixin
 from vaewidget.widgets._parts import (
-    STATE_COLOURS,
     StatusLog,
-    duration,
+    close_tree,
     hidden,
     summary_html,
 )
-from vaewidget.widgets._storage import load_model, save_model
+from vaewidget.widgets._paths import check_files_root
 from vaewidget.widgets._throttle import Throttle
-from vaewidget.widgets.controls import STRUCTURAL, TrainingControls, split_options
+from vaewidget.widgets.controls import (
+    STRUCTURAL,
+    TrainingControls,
+    split_options,
+)
 from vaewidget.widgets.elbo_plot import ELBOPlot
 
-ACTIVE = ("running", "paused", "stopping")
+VAE_ONLY = ("beta", "kl_warmup_epochs")
+#: Panels whose threads may run; stopped at interpreter exit (see below).
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_panels() -> None:
+    # A script that never closes its panel exits with the training thread and the
+    # redraw thread (which reconstructs images with TensorFlow) still running; a
+    # daemon thread inside TensorFlow at teardown can abort the process ("terminate
+    # called without an active exception"). Stop and join them first.
+    for panel in list(_LIVE):
+        panel._stop_threads(10.0)
 TERMINAL = ("stopped", "finished", "failed")
 
 
-class VAEPanel:
+class VAEPanel(FilesMixin, ViewMixin):
     """A notebook panel that trains a VAE on ``x`` in the background and plots it live.
 
     Display it as the last expression of a cell. The cell returns at once; training
@@ -47,6 +67,12 @@ class VAEPanel:
         Most of the wall time spent drawing the ELBO plot while training: when a
         draw takes longer (a busy machine), the plot redraws less often, so the
         panel never slows training by more than a few percent.
+    files_root
+        The folder that paths typed into the Save/Load box resolve in (default: the
+        working directory now). A typed path that leads out of it (absolute, ``~``,
+        ``..``, a symbolic link) is refused, so a page served to others (Voila)
+        cannot write or probe files elsewhere. :meth:`save` and :meth:`load` called
+        from code take any path.
     **model_options
         Initial control values: ``architecture``, ``latent_dim``, ``hidden_units``,
         ``reconstruction``, ``beta``, ``kl_warmup_epochs``, ``learning_rate``,
@@ -64,8 +90,10 @@ class VAEPanel:
     ----------
     widget : ipywidgets.VBox
         The root widget.
-    model : vaewidget.VAE
+    model : vaewidget.VAE or vaewidget.Autoencoder
         The current model (new weights after :meth:`reset` or a structural change).
+        A VAE unless an Autoencoder was loaded: then beta and the KL warm-up are
+        hidden, and :meth:`reset` builds a new Autoencoder.
     trainer : vaewidget.Trainer or None
         The trainer of the latest run.
 
@@ -87,8 +115,10 @@ class VAEPanel:
     """
 
     def __init__(self, x: Any, labels: Any = None, *, update_rate: float = 4.0,
-                 plot_share: float = 0.1, **model_options: Any) -> None:
+                 plot_share: float = 0.1, files_root: Any = None,
+                 **model_options: Any) -> None:
         self.x = as_float_array(x, min_rows=2)
+        self.files_root = check_files_root(files_root)
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and (self.labels.ndim != 1 or len(self.labels) != len(self.x)):
             raise ValueError(
@@ -103,6 +133,7 @@ class VAEPanel:
                 f"scaling, conv_filters, activation, l1, l2, noise_std, seed. Received: {sorted(unknown)}"
             )
         self.controls = TrainingControls(data_kind(self.x), values)
+        self._kind: type = VAE  # or Autoencoder, after loading one
         self.model = self._build_model()
         self.trainer: Any = None
         self._past: dict[str, list[float]] = {}
@@ -123,7 +154,7 @@ class VAEPanel:
         self._hooks = Hooks("epoch", "state", report=self.status.add)
         self._throttle = Throttle(self._redraw, rate=update_rate, on_error=self._redraw_failed)
         build_layout(self)
-        self.controls.epochs.observe(lambda _: self._idle_labels(), "value")
+        _LIVE.add(self)
         self._idle_labels()
         self._sync()
         self.status.add(f"Ready: {len(self.x):,} rows. Set the options and click Train.")
@@ -149,11 +180,16 @@ class VAEPanel:
 
     @property
     def history(self) -> dict[str, list[float]]:
-        """Per-epoch metrics of every run on the current weights (a copy)."""
+        """Per-epoch metrics of every run on the current weights (a copy): one value
+        per epoch in every list, NaN where a run did not record that metric (for
+        example ``val_loss`` of a run without validation)."""
         merged = {k: list(v) for k, v in self._past.items()}
         if self.trainer is not None and self.trainer.model is self.model:
-            for k, v in self.trainer.history.items():
-                merged.setdefault(k, []).extend(v)
+            new = self.trainer.history
+            before, added = self._offset(), len(new.get("loss", []))
+            for k in merged.keys() | new.keys():
+                merged[k] = (merged.get(k) or [math.nan] * before) + (
+                    new.get(k) or [math.nan] * added)
         return merged
 
     def train(self) -> Any:
@@ -172,7 +208,7 @@ class VAEPanel:
         try:
             return self._start_run()
         except Exception as err:  # show every failure in the panel and stay usable
-            self.status.add(_message(err), "error")
+            self.status.add(message(err), "error")
             return None
         finally:
             self._starting = False
@@ -219,7 +255,7 @@ class VAEPanel:
         try:
             self.model = self._build_model()
         except Exception as err:
-            self.status.add(_message(err), "error")
+            self.status.add(message(err), "error")
             return
         self.trainer, self._past, self._recon = None, {}, None
         self.clusters.forget()
@@ -232,42 +268,6 @@ class VAEPanel:
         self._idle_labels()
         self.status.add("Reset: new weights, empty history.")
 
-    def save(self, path: str) -> None:
-        """Save the model (``.keras``) and its history (``.history.json`` beside it)."""
-        if self.state in ACTIVE:
-            self.status.add("Stop training before saving.", "warning")
-            return
-        try:
-            model_path, history_path = save_model(self.model, self.history, path)
-        except Exception as err:
-            self.status.add(_message(err), "error")
-            return
-        self.status.add(f"Saved the model to {model_path} and its history to {history_path.name}.")
-
-    def load(self, path: str) -> None:
-        """Load a model and history written by :meth:`save`; it must fit this data."""
-        if self.state in ACTIVE:
-            self.status.add("Stop training before loading a model.", "warning")
-            return
-        try:
-            model, history = load_model(path)
-            model.preparer.check(self.x[:2])
-        except Exception as err:
-            self.status.add(_message(err), "error")
-            return
-        self.model, self.trainer, self._past = model, None, history
-        self.clusters.forget()
-        self.plot.set_history(history)
-        self.data_box.value = self._summary()
-        self._sync_controls_to_model()
-        self._recon = model.reconstruct(self.x[self._recon_idx])
-        self._render_recon()
-        self.refresh()
-        self._show_final()
-        self._sync()
-        self._idle_labels()
-        self.status.add(f"Loaded {path}: {len(history.get('loss', []))} epochs of history.")
-
     def refresh(self) -> None:
         """Redraw progress, plots and reconstructions now (they also redraw by themselves)."""
         self._next_plot = 0.0
@@ -275,10 +275,19 @@ class VAEPanel:
 
     def close(self) -> None:
         """Stop training, the redraw thread and the widgets."""
+        self._stop_threads(30.0)
+        self.clusters.forget()
+        close_tree(self.widget)
+
+    def _stop_threads(self, timeout: float) -> None:
         if self.state in ("running", "paused"):
-            self.trainer.stop(wait=True, timeout=30)
+            self.trainer.stop(wait=True, timeout=timeout)
         self._throttle.close()
-        self.widget.close()
+        self._throttle.join(timeout)
+        viewer = self.clusters.viewer
+        if viewer is not None:
+            viewer.detach()
+        _LIVE.discard(self)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -295,14 +304,22 @@ class VAEPanel:
     def _build_model(self) -> Any:
         from vaewidget.clustering import recipe
 
+        clear_kernel_cache()  # a model is replaced: TensorFlow's cached kernels are stale
         options = self.controls.model_options()
+        self._model_options = {k: options[k] for k in STRUCTURAL}
+        if not self._kind.variational:  # an Autoencoder was loaded: no KL term
+            options = {k: v for k, v in options.items() if k not in VAE_ONLY}
+            return self._kind.from_data(self.x, **options, **self._passthrough)
         extra = dict(self._passthrough)
         params = {**options, "scaling": extra.pop("scaling"), "noise_std": extra.pop("noise_std")}
-        model = recipe.build_model(self.x, params, extra.pop("seed", None),
-                                   architecture=options["architecture"],
-                                   reconstruction=options["reconstruction"], **extra)
-        self._model_options = {k: options[k] for k in STRUCTURAL}
-        return model
+        return recipe.build_model(self.x, params, extra.pop("seed", None),
+                                  architecture=options["architecture"],
+                                  reconstruction=options["reconstruction"], **extra)
+
+    def _show_kind(self) -> None:
+        """Hide beta and the KL warm-up for an Autoencoder (its loss has no KL term)."""
+        for name in VAE_ONLY:
+            hidden(getattr(self.controls, name), not self._kind.variational)
 
     def _start_run(self) -> Any:
         options = self.controls.model_options()
@@ -331,27 +348,32 @@ class VAEPanel:
             trainer = None
         # A fresh Trainer counts epochs from 0; after Load, the loaded epochs (in _past)
         # already count towards the warm-up, so only the rest of it is left.
-        warmup = options["kl_warmup_epochs"]
+        variational = self.model.variational
+        if variational:
+            warmup = options["kl_warmup_epochs"]
+            if trainer is None:
+                warmup = max(0, warmup - self._offset())
+            self.model.kl_warmup_epochs = warmup
+            if not warmup:
+                self.model.kl_weight.assign(1.0)
         if trainer is None:
-            warmup = max(0, warmup - self._offset())
-        self.model.kl_warmup_epochs = warmup
-        if not warmup:
-            self.model.kl_weight.assign(1.0)
-        if trainer is None:
-            self.model.beta.assign(options["beta"])
+            if variational:
+                self.model.beta.assign(options["beta"])
             trainer = self._new_trainer(train)
         else:
             trainer.epochs = train["epochs"]
             trainer.batch_size = train["batch_size"]
             trainer.learning_rate = train["learning_rate"]
-            trainer.beta = options["beta"]
+            if variational:
+                trainer.beta = options["beta"]
         self.trainer = trainer
         self._run_start = trainer.epochs_done
         hidden(self.final_image, True)
         trainer.start()
+        beta = f", beta {options['beta']:g}" if variational else ""
         self.status.add(
             f"Training {train['epochs']} epochs, batch size {train['batch_size']}, "
-            f"learning rate {train['learning_rate']:.2g}, beta {options['beta']:g}."
+            f"learning rate {train['learning_rate']:.2g}{beta}."
         )
         return trainer
 
@@ -366,18 +388,6 @@ class VAEPanel:
         trainer.on_epoch(self._on_epoch)
         trainer.on_state(self._on_state)
         return trainer
-
-    def _sync_controls_to_model(self) -> None:
-        m = self.model
-        c = self.controls
-        arch = m.architecture if m.architecture in [v for _, v in c.architecture.options] else "auto"
-        c.architecture.value = arch
-        c.latent_dim.value = m.latent_dim
-        c.hidden_units.value = ", ".join(str(u) for u in m.hidden_units)
-        c.reconstruction.value = m.preparer.reconstruction
-        c.beta.value = float(np.asarray(m.beta))
-        c.kl_warmup_epochs.value = m.kl_warmup_epochs
-        self._model_options = {k: c.model_options()[k] for k in STRUCTURAL}
 
     # --------------------------------------------- trainer callbacks (training thread)
     def _offset(self) -> int:
@@ -420,87 +430,6 @@ class VAEPanel:
             self._throttle.poke()
         self._hooks.fire("state", state)
 
-    # ------------------------------------------------------------ UI side (throttled)
-    def _redraw(self) -> bool:
-        trainer = self.trainer
-        if trainer is not None:
-            p = trainer.progress
-            done = self._epochs_done()
-            total = max(self._offset() + int(p.get("epochs") or 0), done, 1)
-            batches = max(int(p.get("batches") or 1), 1)
-            batch = min(int(p.get("batch") or 0), batches)
-            self.epoch_bar.max, self.epoch_bar.value = total, done
-            self.batch_bar.max, self.batch_bar.value = batches, batch
-            self.epoch_label.value = f"Epoch {done} / {total}"
-            self.batch_label.value = f"Batch {batch} / {batches}"
-            speed = p.get("samples_per_s") or 0.0
-            eta = duration(p.get("eta_s")) if trainer.state in ACTIVE else "-"
-            self.speed_label.value = f"{speed:,.0f} samples/s &middot; ETA {eta}"
-        now = time.monotonic()
-        final = self._final_due
-        if self.plot.dirty and (final or now >= self._next_plot):
-            self.plot.render()
-            self._next_plot = now + self.plot.mean_cost / self.plot_share
-        if self._recon_due:
-            self._recon_due = False
-            # Inference only (latent means, no sampling) while the training thread updates
-            # the weights: reads of TF variables are safe, and a half-updated step is harmless.
-            self._recon = self.model.reconstruct(self.x[self._recon_idx])
-        if self._recon is not None:
-            self._render_recon()
-        if final:
-            self._final_due = False
-            self._show_final()
-        if self._clusters_due:
-            self._clusters_due = False
-            self.clusters.update()
-        return self.plot.dirty
-
-    def _redraw_failed(self, err: BaseException) -> None:
-        self.status.add(f"Could not redraw the plots: {_message(err)}", "error")
-
-    def _render_recon(self) -> None:
-        recon, self._recon = self._recon, None
-        self.recon.update(recon)
-
-    def _show_final(self) -> None:
-        history = self.history
-        if not history.get("loss"):
-            return
-        history_figure(history, log_scale=self.log_scale.value, fig=self._final_fig)
-        self.final_image.value = figure_to_png(self._final_fig)
-        hidden(self.final_image, False)
-
-    def _sync(self) -> None:
-        state = self.state
-        busy = self._starting or state in ACTIVE
-        colour = STATE_COLOURS.get(state, "#555")
-        self.state_label.value = (f"<span class='vaew-state-value' data-state='{state}' "
-                                  f"style='color:{colour};font-weight:bold'>{state}</span>")
-        self.train_button.disabled = busy
-        self.pause_button.disabled = state not in ("running", "paused")
-        self.pause_button.description = "Resume" if state == "paused" else "Pause"
-        self.pause_button.icon = "play" if state == "paused" else "pause"
-        self.stop_button.disabled = state not in ("running", "paused")
-        for b in (self.reset_button, self.save_button, self.load_button):
-            b.disabled = busy
-        self.controls.set_training(busy)
-
-    # --------------------------------------------------------------- live controls
-    def _on_learning_rate(self, change: dict[str, Any]) -> None:
-        if self.state in ACTIVE:
-            self.trainer.learning_rate = float(change["new"])
-            self.status.add(f"Learning rate set to {change['new']:.2g} from the next batch.")
-
-    def _on_beta(self, change: dict[str, Any]) -> None:
-        if self.state in ACTIVE:
-            self.trainer.beta = float(change["new"])
-            self.status.add(f"beta set to {change['new']:g} from the next batch.")
-
-    def _on_log_scale(self, change: dict[str, Any]) -> None:
-        self.plot.log_scale = bool(change["new"])
-        self.plot.render()
-
     # -------------------------------------------------------------------- clusters
     def _on_tab(self, change: dict[str, Any]) -> None:
         self.clusters.visible = change["new"] == 1
@@ -510,11 +439,6 @@ class VAEPanel:
     def viewer(self) -> Any:
         """The :class:`~vaewidget.ClusterViewer` of the Clusters tab, once it exists."""
         return self.clusters.viewer
-
-
-def _message(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    return text if isinstance(err, ValueError) else f"{type(err).__name__}: {text}"
 
 
 def _final_numbers(history: dict[str, list[float]]) -> str:

@@ -24,6 +24,7 @@ from vaewidget.clustering.pipeline import (
     ClusterResult,
     check_cluster_params,
 )
+from vaewidget.widgets._paths import check_files_root
 from vaewidget.widgets.latent_map import COLOURS, LatentMap, align
 from vaewidget.widgets.viewer_explore import ExploreMixin
 from vaewidget.widgets.viewer_pick import PickMixin, guarded
@@ -69,6 +70,10 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
         approximate prediction (:func:`vaewidget.clustering.large.cluster_latent`).
     random_state
         Seed of subsamples, UMAP and PCA (a fitted estimator's own seed wins).
+    files_root
+        The folder that the CSV file name typed in the Export tab resolves in
+        (default: the working directory now); a name leading out of it is refused.
+        :meth:`save_csv` called from code takes any path.
     **hdbscan_options
         Initial ``min_cluster_size``, ``min_samples`` (``None``: same as
         min_cluster_size), ``cluster_selection_method`` and
@@ -118,7 +123,8 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
 
     def __init__(self, model_or_clusterer: Any, x: Any, labels: Any = None, *,
                  space: str = "auto", view: str = "auto", max_fit: int | None = DEFAULT_MAX_FIT,
-                 random_state: int | None = 0, **hdbscan_options: Any) -> None:
+                 random_state: int | None = 0, files_root: Any = None,
+                 **hdbscan_options: Any) -> None:
         unknown = sorted(set(hdbscan_options) - set(HDBSCAN_OPTIONS))
         if unknown:
             raise ValueError(f"Expected options among {HDBSCAN_OPTIONS}. Received: {unknown}")
@@ -128,6 +134,7 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
             raise ValueError(f"Expected view in ('auto', 'pca', 'umap'). Received: {view!r}")
         self.model, self._source = _resolve_model(model_or_clusterer)
         self.x = self.model.preparer.check(as_float_array(x, name="x", min_rows=3))
+        self.files_root = check_files_root(files_root)
         n = len(self.x)
         self.max_fit, self.random_state = max_fit, random_state
         self._lock = threading.RLock()

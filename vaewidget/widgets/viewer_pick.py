@@ -281,33 +281,50 @@ class PickMixin:
         return table.iloc[self._selection].reset_index(drop=True) if selected_only else table
 
     def save_csv(self, path: str = "clusters.csv", selected_only: bool = False) -> str:
-        """Write :meth:`to_dataframe` to ``path`` (CSV); return the absolute path."""
+        """Write :meth:`to_dataframe` to ``path`` (CSV, any path); return the absolute path.
+
+        The Export tab's button resolves the typed name inside ``files_root`` first.
+        """
         import os
 
-        if not str(path).strip():
-            raise ValueError("Expected a file name. Received: an empty name.")
+        if path is None or not str(path).strip():
+            raise ValueError("Expected a CSV file name. Received: an empty name.")
         path = os.path.abspath(os.path.expanduser(str(path).strip()))
-        self.to_dataframe(selected_only).to_csv(path, index=False)
+        table = self.to_dataframe(selected_only)
+        try:
+            table.to_csv(path, index=False)
+        except OSError as err:
+            raise ValueError(
+                f"Expected a CSV file path that can be written. Received: {path!r} "
+                f"({err.strerror or type(err).__name__})."
+            ) from None
         return path
 
     def _on_save(self) -> None:
         import base64
+
+        from vaewidget.widgets._paths import resolve_typed, shown
 
         w = self.widget
         only = bool(w.export_selection.value)
         if only and not len(self._selection):
             raise ValueError("Expected a selection to export (only the selected rows). "
                              "Received: nothing selected.")
-        path = self.save_csv(w.filename.value, only)
+        target = resolve_typed(w.filename.value, self.files_root, example="clusters.csv")
+        name = shown(target, self.files_root)
+        try:
+            self.save_csv(str(target), only)
+        except ValueError:
+            raise ValueError(f"Expected a CSV file name that can be written in the files "
+                             f"folder. Received: {name!r}.") from None
         rows = len(self._selection) if only else len(self.x)
         link = ""
         if rows <= 200_000:
             data = base64.b64encode(self.to_dataframe(only).to_csv(index=False).encode()).decode()
-            name = html.escape(path.rsplit("/", 1)[-1])
-            link = (f" &middot; <a download='{name}' href='data:text/csv;base64,{data}'>"
-                    "download</a>")
-        w.export_info.value = f"Saved {rows:,} rows to {html.escape(path)}{link}"
-        w.show_status(f"Saved {rows:,} rows to {path}")
+            link = (f" &middot; <a download='{html.escape(target.name)}' "
+                    f"href='data:text/csv;base64,{data}'>download</a>")
+        w.export_info.value = f"Saved {rows:,} rows to {html.escape(name)}{link}"
+        w.show_status(f"Saved {rows:,} rows to {name}")
 
 
 def parse_rows(text: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-_WIDE = widgets.Layout(width="340px")
+_WIDE = {"width": "340px"}  # a dict: each widget gets its own Layout (closed with it)
 _STYLE = {"description_width": "150px"}
 
 

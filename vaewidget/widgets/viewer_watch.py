@@ -11,13 +11,25 @@ are updated by trait sets only, which is safe from a thread.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from typing import Any
 
 #: Fewest seconds between two map updates while watching a trainer: longer than the map's
 #: 0.8 s transition, since jupyter-scatter refuses new points while it still moves the last.
 MIN_INTERVAL_S = 1.0
+
+#: Viewers whose worker thread may run; detached at interpreter exit, so no daemon
+#: thread is inside TensorFlow or numba while the process tears down.
+_WATCHING: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _detach_all() -> None:
+    for viewer in list(_WATCHING):
+        viewer.detach()
 
 
 class WatchMixin:
@@ -72,6 +84,7 @@ class WatchMixin:
             self._worker = threading.Thread(target=self._work, name="vaewidget-viewer-watch",
                                             daemon=True)
             self._worker.start()
+        _WATCHING.add(self)
 
     def detach(self) -> None:
         """Stop watching the trainer (the worker thread ends)."""
@@ -86,13 +99,15 @@ class WatchMixin:
         self._worker = None
         self._wake.clear()
         self.widget.watch_every.disabled = True
+        _WATCHING.discard(self)
 
     def close(self) -> None:
-        """Detach and close the widgets (the map's too)."""
+        """Detach and close every widget of the viewer, the map's too (freed in the kernel)."""
+        from vaewidget.widgets._parts import close_tree
+
         self.detach()
-        if self.map.widget is not None:
-            self.map.widget.close()
-        self.widget.close()
+        self.map.close()
+        close_tree(self.widget)
 
     def _on_every(self, change: dict[str, Any]) -> None:
         self._every = int(change["new"])
