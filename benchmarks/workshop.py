@@ -22,6 +22,17 @@ a fresh kernel start, TensorFlow's start included. Run::
 
 Median of the repeats; kernels of the two kinds alternate. Prints a table and, with
 ``--json PATH``, writes every measurement.
+
+``--notebooks`` instead runs **every notebook** in notebooks/ top to bottom at workshop size
+(issue 17), each in a fresh kernel whose environment is a user's (no ``VAEWIDGET_SMALL``, no
+``TF_CPP_MIN_LOG_LEVEL``, no ``PYTEST_CURRENT_TEST``); the quickstart also gets its Train
+click and Clusters tab. Per notebook it reports the wall time (kernel start included), the
+kernel's peak RSS, the peak of the kernel **plus its child processes** (sampled from outside,
+``tests/test_notebooks.py``'s ``TreeMemory``), the stderr outputs, and every line a
+notebook prints that starts with ``Claim checked:`` (each follows an ``assert`` on that
+claim's figure)::
+
+    .venv/bin/python benchmarks/workshop.py --notebooks --json test-artifacts/workshop_notebooks.json
 """
 
 from __future__ import annotations
@@ -203,13 +214,92 @@ def measure_bare(small: bool) -> dict[str, float]:
         km.shutdown_kernel(now=True)
 
 
+CLAIM = "Claim checked:"
+
+
+def _notebook_tools() -> Any:
+    """tests/test_notebooks.py as a module: its notebook runner and memory sampler."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notebook_tests", ROOT / "tests" / "test_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure_notebooks(small: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run every notebook in a fresh kernel; its claims, time, memory and stderr."""
+    tools = _notebook_tools()
+    env = {"VAEWIDGET_SMALL": "1" if small else None, "TF_CPP_MIN_LOG_LEVEL": None,
+           "KERAS_BACKEND": "tensorflow"}
+    rows = []
+    for path in tools.NOTEBOOKS:
+        if only and not any(name in path.name for name in only):
+            continue
+        extra = [tools.CLICK_TRAIN] if path.name == tools.QUICKSTART else []
+        try:
+            nb, result = tools.run_notebook(path, extra, env, timeout=1800)
+        except Exception as err:  # a failed claim: report it, run the other notebooks
+            print(f"{path.name}: FAILED {str(err)[-2000:]}", file=sys.stderr, flush=True)
+            rows.append({"notebook": path.name, "seconds": float("nan"), "peak_rss_mb": float("nan"),
+                         "peak_rss_tree_mb": float("nan"), "children": 0, "claims": [],
+                         "stderr": [], "errors": [type(err).__name__]})
+            continue
+        printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+                          if o.get("output_type") == "stream" and o.get("name") == "stdout")
+        errors = [o.get("ename") for c in nb.cells for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        rows.append({
+            "notebook": path.name, "seconds": result["seconds"],
+            "peak_rss_mb": result["peak_rss"] / 2**20,
+            "peak_rss_tree_mb": result["peak_rss_tree"] / 2**20,
+            "children": int(result["children"]),
+            "claims": [line[len(CLAIM):].strip() for line in printed.splitlines()
+                       if line.startswith(CLAIM)],
+            "stderr": [text for _, text in tools.stderr_outputs(nb)],
+            "errors": errors,
+        })
+        row = rows[-1]
+        print(f"{path.name}: {row['seconds']:.0f} s, kernel {row['peak_rss_mb']:.0f} MB, kernel + "
+              f"{row['children']} children {row['peak_rss_tree_mb']:.0f} MB, {len(row['claims'])} claims, "
+              f"{len(row['stderr'])} stderr, errors {errors}", file=sys.stderr, flush=True)
+    return rows
+
+
+def print_notebook_table(rows: list[dict[str, Any]], size: str) -> None:
+    print(f"\nEvery notebook at {size}, one fresh kernel each\n")
+    print("| notebook | time | peak RSS kernel | peak RSS kernel + children | stderr | errors |")
+    print("|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['notebook']} | {r['seconds']:.0f} s | {r['peak_rss_mb']:.0f} MB | "
+              f"{r['peak_rss_tree_mb']:.0f} MB ({r['children']} children) | {len(r['stderr'])} | "
+              f"{', '.join(r['errors']) or 'none'} |")
+    print("\n| notebook | claim checked (with its figure) |")
+    print("|---|---|")
+    for r in rows:
+        for claim in r["claims"] or ["(no numeric claim)"]:
+            print(f"| {r['notebook']} | {claim.replace('|', '/')} |")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="fresh kernels of each kind")
     parser.add_argument("--small", action="store_true", help="VAEWIDGET_SMALL=1 (CI sizes)")
     parser.add_argument("--no-clusters", action="store_true", help="skip the Clusters tab")
     parser.add_argument("--json", type=Path, help="write every measurement here")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="run every notebook once instead (claims, time, memory, stderr)")
+    parser.add_argument("--only", nargs="*", help="with --notebooks: names containing these")
     args = parser.parse_args(argv)
+    if args.notebooks:
+        size = "small (VAEWIDGET_SMALL=1)" if args.small else "workshop size (VAEWIDGET_SMALL unset)"
+        rows = measure_notebooks(args.small, args.only)
+        print_notebook_table(rows, size)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"size": size, "notebooks": rows}, indent=1))
+        return {"size": size, "notebooks": rows}
 
     runs: dict[str, list[dict[str, float]]] = {"quickstart": [], "bare": []}
     for i in range(args.repeats):

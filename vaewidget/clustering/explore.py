@@ -101,7 +101,7 @@ def suggest_parameters(
             continue
         model = hdbscan.HDBSCAN(
             min_cluster_size=fit_mcs, min_samples=fit_ms, cluster_selection_method=method,
-            gen_min_span_tree=score == "dbcv",
+            gen_min_span_tree=score == "dbcv", core_dist_n_jobs=1,  # no worker processes
         ).fit(sub)
         n_clusters = int(model.labels_.max()) + 1
         value = -np.inf

@@ -63,6 +63,7 @@ def fit_hdbscan(
         cluster_selection_method=cluster_selection_method,
         cluster_selection_epsilon=float(cluster_selection_epsilon),
         prediction_data=prediction_data,
+        core_dist_n_jobs=1,  # hdbscan's default 4 forks workers (~200 MB each) above 16,384 rows
     ).fit(z)
 
 
