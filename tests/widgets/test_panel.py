@@ -187,7 +187,7 @@ def test_lifecycle_finish_continue_save_reset_load(digits, tmp_path):
     assert p.final_image.layout.display == "none"
     trainer = p.train()
     assert trainer.wait(60) and p.state == "finished"
-    assert wait_for(lambda: p.final_image.layout.display != "none", 5)
+    assert wait_for(lambda: p.final_image.layout.display != "none", 60)
     p.refresh()
     h = p.history
     assert len(h["loss"]) == 2 and len(h["val_loss"]) == 2 and p.plot.n_epochs == 2

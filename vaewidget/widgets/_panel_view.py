@@ -64,11 +64,14 @@ class ViewMixin:
         self.recon.update(recon)
 
     def _show_final(self) -> None:
-        history = self.history
+        model, history = self.model, self.history
         if not history.get("loss"):
             return
         history_figure(history, log_scale=self.log_scale.value, fig=self._final_fig)
-        self.final_image.value = figure_to_png(self._final_fig)
+        png = figure_to_png(self._final_fig)
+        if self.model is not model or not self.history.get("loss"):
+            return  # Reset or Load while drawing (this runs on the redraw thread): stale
+        self.final_image.value = png
         hidden(self.final_image, False)
 
     def _sync(self) -> None:

@@ -258,6 +258,7 @@ class VAEPanel(FilesMixin, ViewMixin):
             self.status.add(message(err), "error")
             return
         self.trainer, self._past, self._recon = None, {}, None
+        self._final_due = False
         self.clusters.forget()
         self.plot.clear()
         self.data_box.value = self._summary()
