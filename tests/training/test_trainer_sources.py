@@ -150,7 +150,7 @@ def test_checkpoint_and_resume_from_a_source(files, make_vae, tmp_path):
     again = Trainer.resume_from(str(path), files["npy"], epochs=1)
     assert again._data.streaming and again.epochs_done == 2
     again.start()
-    assert again.wait(SOON) and again.state == "finished", again.error
+    assert again.wait(3 * SOON) and again.state == "finished", again.error
     assert len(again.history["loss"]) == 3
 
 
