@@ -20,8 +20,8 @@ def test_the_kernel_dialog_never_replaces_the_running_kernel(jupyter, page, lab_
     nb.cells = [nbformat.v4.new_code_cell("answer = 6 * 7\nanswer")]
     nbformat.write(nb, lab_server.root / "dialog.ipynb")
     jupyter.open_lab(page, "dialog.ipynb")
-    before = jupyter.session_kernel()
-    assert before is not None
+    # Lab creates the notebook's session a moment after the page shows it (longer when busy)
+    before = jupyter.wait_until(jupyter.session_kernel, 120, what="the notebook's kernel session")
     page.locator(".jp-Toolbar-kernelName:visible").first.click()  # Lab's own selector
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     jupyter.wait_until(lambda: dialog.count(), 30, what="the Select Kernel dialog")
