@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from vaewidget import VAE
 from vaewidget.clustering import distributed
 from vaewidget.clustering.distributed import (
+    EncoderPayload,
     cluster_source,
     embed_source,
     fit_subsample,
@@ -89,6 +92,18 @@ def test_rows_of_another_shape_are_refused(model, tmp_path):
     np.save(tmp_path / "narrow.npy", np.zeros((10, 3), np.float32))
     with pytest.raises(ValueError, match=r"Expected rows of shape \(6,\).*Received"):
         embed_source(model, str(tmp_path / "narrow.npy"))
+
+
+def test_a_shipped_encoder_can_be_rebuilt_again_in_a_worker(model, table):
+    # A worker process rebuilds the encoder from its config; Keras consumes the config it
+    # revives, so a second build (after a failed first one, or another model's turn in
+    # the process cache) once failed with "Functional ... Received config={}".
+    shipped = pickle.loads(pickle.dumps(EncoderPayload(model)))
+    first = shipped(table[:50])
+    distributed._BUILT.clear()
+    second = shipped(table[:50])
+    np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(first, model.embed(table[:50]), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow

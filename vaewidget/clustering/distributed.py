@@ -23,6 +23,7 @@ the same calls run on that cluster unchanged.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import uuid
@@ -121,7 +122,9 @@ class EncoderPayload:
                 import vaewidget.models  # noqa: F401  (registers the custom layers)
                 from vaewidget.models.preprocessing import DataPreparer
 
-                encoder = keras.saving.deserialize_keras_object(self.config)
+                # Keras consumes the config it revives (it pops the layers out of
+                # it), so revive a copy: a failed build must not poison the next chunk.
+                encoder = keras.saving.deserialize_keras_object(copy.deepcopy(self.config))
                 encoder.set_weights(self.weights)
                 built = (encoder, DataPreparer.from_config(self.preparer_config))
                 _BUILT.clear()  # one model per process at a time
