@@ -58,6 +58,8 @@ def load() -> str:
 
 # ------------------------------------------------------------------ digits
 def digits(args) -> None:
+    import threading
+
     import keras
     import numpy as np
 
@@ -76,7 +78,9 @@ def digits(args) -> None:
         m.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=steps)
         return m
 
-    models = {(kind, s): model(s) for kind in ("fit", "trainer", "stream") for s in (1, auto)}
+    kinds = ("fit", "thread", "trainer", "stream")
+    models = {(kind, s): model(s) for kind in kinds for s in (1, auto)}
+    epochs = args.epochs
     prepared = models[("fit", 1)].prepare(x)
     from vaewidget.data import as_source
     from vaewidget.data.streaming import SourceDataset
@@ -87,21 +91,27 @@ def digits(args) -> None:
     def run(kind: str, steps: int) -> tuple[float, float]:
         m = models[(kind, steps)]
         if kind == "trainer":  # made before the clock starts, as fit gets prepared rows
-            t = Trainer(m, x, validation_split=0.0, epochs=1, batch_size=args.batch_size,
+            t = Trainer(m, x, validation_split=0.0, epochs=epochs, batch_size=args.batch_size,
                         steps_per_execution=steps)
             t.on_batch(lambda info: None)
             t.on_epoch(lambda epoch, logs: None)
         wall, cpu = time.perf_counter(), time.process_time()
         if kind == "fit":
-            m.fit(prepared, epochs=1, batch_size=args.batch_size, shuffle=True, verbose=0)
+            m.fit(prepared, epochs=epochs, batch_size=args.batch_size, shuffle=True, verbose=0)
+        elif kind == "thread":  # fit in a new thread, as the Trainer runs it: TensorFlow's
+            # eager runtime sets itself up again in every new thread (about 15 ms here)
+            worker = threading.Thread(target=m.fit, args=(prepared,), kwargs=dict(
+                epochs=epochs, batch_size=args.batch_size, shuffle=True, verbose=0))
+            worker.start()
+            worker.join()
         elif kind == "stream":  # the same rows through the PyDataset that streams sources
-            m.fit(stream, epochs=1, verbose=0)
+            m.fit(stream, epochs=epochs, verbose=0)
         else:
             t.start()
             t.wait()
         elapsed = time.perf_counter() - wall, time.process_time() - cpu
         assert kind != "trainer" or t.state == "finished", t.error
-        return len(x) / elapsed[0], len(x) / elapsed[1]
+        return epochs * len(x) / elapsed[0], epochs * len(x) / elapsed[1]
 
     names = list(models)
     for name in names:
@@ -110,18 +120,19 @@ def digits(args) -> None:
     for r in range(args.repeats):
         for name in (names if r % 2 == 0 else names[::-1]):
             results[name].append(run(*name))
-    print(f"\n## digits x10 ({len(x)} rows), batch {args.batch_size}, auto steps/execution = "
-          f"{auto}, {args.repeats} interleaved runs each, load average {load()}\n")
+    print(f"\n## digits x10 ({len(x)} rows), batch {args.batch_size}, {epochs} epochs per run, "
+          f"auto steps/execution = {auto}, {args.repeats} interleaved runs each, "
+          f"load average {load()}\n")
     print("| run | steps/execution | median samples/s | per CPU-s |")
     print("|---|---|---|---|")
     for kind, steps in names:
         res = results[(kind, steps)]
-        label = {"fit": "model.fit", "trainer": "Trainer", "stream": "model.fit(SourceDataset)"}
+        label = {"fit": "model.fit", "thread": "model.fit in a new thread", "trainer": "Trainer",
+                 "stream": "model.fit(SourceDataset)"}
         print(f"| `{label[kind]}` | {steps} | "
               f"{statistics.median(w for w, _ in res):,.0f} | "
               f"{statistics.median(c for _, c in res):,.0f} |")
 
-    import threading
 
     stops, pauses = [], []
     for _ in range(args.repeats):
@@ -152,6 +163,13 @@ def digits(args) -> None:
     print("|---|---|---|")
     for label, a, b in (("Trainer / fit, 1 step per execution", ("trainer", 1), ("fit", 1)),
                         (f"Trainer / fit, {auto} steps", ("trainer", auto), ("fit", auto)),
+                        ("fit in a new thread / fit, 1 step", ("thread", 1), ("fit", 1)),
+                        (f"fit in a new thread / fit, {auto} steps", ("thread", auto),
+                         ("fit", auto)),
+                        ("Trainer / fit in a new thread, 1 step (the callbacks' cost)",
+                         ("trainer", 1), ("thread", 1)),
+                        (f"Trainer / fit in a new thread, {auto} steps", ("trainer", auto),
+                         ("thread", auto)),
                         (f"Trainer {auto} steps / Trainer 1 step (today's default)",
                          ("trainer", auto), ("trainer", 1)),
                         (f"fit {auto} steps / fit 1 step", ("fit", auto), ("fit", 1)),
@@ -308,6 +326,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--label-rows", type=int, default=2_000_000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="epochs per timed run of the digits stage")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
     Path(args.path).parent.mkdir(parents=True, exist_ok=True)
