@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
+from widget_waits import wait_for
 
 from vaewidget.datasets import load_digits
 from vaewidget.widgets import VAEPanel
 
 SMALL = dict(architecture="dense", latent_dim=2, hidden_units=(32,), batch_size=32, seed=0)
-
-
-def wait_for(predicate, timeout=60.0, interval=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from widget_waits import wait_for
 
 from vaewidget import Autoencoder
 from vaewidget.datasets import load_digits
@@ -24,15 +24,6 @@ from vaewidget.widgets import VAEPanel
 
 SMALL = dict(architecture="dense", latent_dim=2, hidden_units=(32,), batch_size=32, seed=0)
 REFUSED = "Expected a relative file name inside the files folder"
-
-
-def wait_for(predicate, timeout=60.0, interval=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture(scope="module")
