@@ -7,8 +7,12 @@ memory is its own):
     The Trainer against plain ``model.fit`` (and ``fit`` on the ``SourceDataset`` that
     streams sources, over the same rows), with one step per execution and with the
     Trainer's ``"auto"`` steps, side by side: digits tiled ten times (17,970 rows),
-    batch 64, one epoch per run, ``--repeats`` interleaved runs (order alternating),
-    median samples/s per wall second and per CPU second, and median paired ratios.
+    batch 64, ``--epochs`` per run (default 1), ``--repeats`` interleaved runs (order
+    alternating), median samples/s per wall second and per CPU second, and median paired
+    ratios. ``fit`` in a new thread (as the Trainer runs it) is a contender too.
+``threads``
+    What a new thread costs ``fit`` (TensorFlow sets up its eager runtime again in each
+    thread): 10 steps in the main thread, in a new thread per run, in one reused thread.
 ``make``
     Writes ``--rows`` x 64 float32 rows of 12 Gaussian clusters in a random
     8-dimensional subspace, plus noise, to ``--path`` (``.npy``) chunk by chunk.
@@ -317,9 +321,67 @@ def report(pipe: dict, work: dict, args) -> None:
           "paired runs; target >= 1.6 on 2 cores)")
 
 
+def threads(args) -> None:
+    """What a new thread costs ``fit``: the same 10 steps in the main thread, in a new thread
+    each time (as the Trainer runs), and in one thread reused between runs."""
+    import queue
+    import threading
+
+    import keras
+    import numpy as np
+
+    from vaewidget import VAE, datasets
+
+    x = datasets.load_digits()[0][:640]
+    m = VAE.from_data(x, latent_dim=10, hidden_units=(256, 128), seed=0)
+    m.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=16)
+    prepared = m.prepare(x)
+
+    def plain() -> None:
+        m.fit(prepared, epochs=1, batch_size=64, verbose=0, shuffle=True)
+
+    def fresh() -> None:
+        worker = threading.Thread(target=plain)
+        worker.start()
+        worker.join()
+
+    jobs: queue.Queue = queue.Queue()
+    done: queue.Queue = queue.Queue()
+
+    def serve() -> None:
+        while (job := jobs.get()) is not None:
+            job()
+            done.put(True)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+
+    def reused() -> None:
+        jobs.put(plain)
+        done.get()
+
+    runs = {"main thread": plain, "a new thread each run": fresh, "one reused thread": reused}
+    for run in runs.values():
+        run()
+        run()  # traced and warm in every kind of thread
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(4 * args.repeats):
+        for name, run in runs.items():
+            begin = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - begin)
+    jobs.put(None)
+    print(f"\n## fit, 10 steps of 64 rows, {4 * args.repeats} runs each, load average {load()}\n")
+    print("| where fit runs | median ms |")
+    print("|---|---|")
+    for name, values in times.items():
+        print(f"| {name} | {1000 * statistics.median(values):.1f} |")
+    print(f"\n({np.__name__} {np.__version__}, keras {keras.__version__})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=["all", "digits", "make", "pipeline", "workers"])
+    parser.add_argument("stage", choices=["all", "digits", "make", "pipeline", "threads", "workers"])
     parser.add_argument("--path", default="/tmp/vaewidget-scale/rows.npy")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--steps", type=int, default=2000)
@@ -339,8 +401,8 @@ def main() -> None:
         report(pipe, work, args)
         digits(args)
     else:
-        {"digits": digits, "make": make, "pipeline": pipeline, "workers": workers}[args.stage](
-            args)
+        {"digits": digits, "make": make, "pipeline": pipeline, "threads": threads,
+         "workers": workers}[args.stage](args)
 
 
 if __name__ == "__main__":
