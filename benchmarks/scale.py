@@ -328,7 +328,6 @@ def threads(args) -> None:
     import threading
 
     import keras
-    import numpy as np
 
     from vaewidget import VAE, datasets
 
@@ -376,7 +375,6 @@ def threads(args) -> None:
     print("|---|---|")
     for name, values in times.items():
         print(f"| {name} | {1000 * statistics.median(values):.1f} |")
-    print(f"\n({np.__name__} {np.__version__}, keras {keras.__version__})")
 
 
 def main() -> None:

@@ -95,9 +95,10 @@ def test_rows_of_another_shape_are_refused(model, tmp_path):
 
 
 def test_a_shipped_encoder_can_be_rebuilt_again_in_a_worker(model, table):
-    # A worker process rebuilds the encoder from its config; Keras consumes the config it
-    # revives, so a second build (after a failed first one, or another model's turn in
-    # the process cache) once failed with "Functional ... Received config={}".
+    # A worker process rebuilds the encoder from its config. Keras consumes the config it
+    # revives, so a payload built once and then pickled again (Dask replicates a scattered
+    # object from worker to worker) or built a second time failed in CI with
+    # "Functional ... Received config={}".
     shipped = pickle.loads(pickle.dumps(EncoderPayload(model)))
     first = shipped(table[:50])
     distributed._BUILT.clear()
