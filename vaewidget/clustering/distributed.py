@@ -122,8 +122,9 @@ class EncoderPayload:
                 import vaewidget.models  # noqa: F401  (registers the custom layers)
                 from vaewidget.models.preprocessing import DataPreparer
 
-                # Keras consumes the config it revives (it pops the layers out of
-                # it), so revive a copy: a failed build must not poison the next chunk.
+                # Keras consumes the config it revives (it pops the layers out of it):
+                # revive a copy, so that this payload can still be pickled on to another
+                # worker (Dask replicates scattered data) or built again.
                 encoder = keras.saving.deserialize_keras_object(copy.deepcopy(self.config))
                 encoder.set_weights(self.weights)
                 built = (encoder, DataPreparer.from_config(self.preparer_config))
