@@ -27,8 +27,51 @@ def test_fit_latent_returns_one_complete_result():
     assert result.coords.shape == (n, 2) and result.projector is None
     assert result.n_clusters == 3 and not result.subsampled
     # every parameter is concrete, resolved by the one rule
-    assert result.params == _defaults.resolve_clustering({"projection": None}, n, 4)
+    # codes given without a scale are not weighted, and the params say so
+    assert result.params == _defaults.resolve_clustering(
+        {"projection": None, "latent_scaling": None}, n, 4)
     assert all(v != "auto" for v in result.params.values())
+    assert result.scale is None and result.weighted is result.embedding
+
+
+def test_a_scale_weighs_the_codes_for_clustering_and_for_prediction():
+    z, _ = _blobs()
+    pipe = ClusterPipeline(projection=None, random_state=0)
+    scale = np.full(4, 0.01, np.float32)
+    result = pipe.fit_latent(z, scale=scale)
+    np.testing.assert_allclose(result.space, z / 0.01, rtol=1e-6)
+    np.testing.assert_array_equal(result.embedding, z)
+    assert result.params["latent_scaling"] == "posterior" and result.n_clusters == 3
+    # new codes are weighed the same way before HDBSCAN places them
+    labels, _ = pipe.predict(result, z[::7])
+    core = result.labels[::7] >= 0
+    assert np.mean(labels[core] == result.labels[::7][core]) > 0.95
+    # re-clustering keeps the weights
+    again = pipe.recluster(result, min_cluster_size=20)
+    assert again.scale is result.scale and again.space is result.space
+    for bad in (np.ones(3), np.array([1, 1, 0, 1]), np.array([1, np.nan, 1, 1])):
+        with pytest.raises(ValueError, match="Expected scale to be 4 positive finite numbers"):
+            pipe.fit_latent(z, scale=bad)
+
+
+def test_run_weighs_a_vae_latent_by_its_posterior_scale(tiny_data, make_vae):
+    from vaewidget import Autoencoder
+
+    x, _ = tiny_data
+    model = make_vae(x, epochs=3, latent_dim=4)
+    z, z_log_var = model.encode(x)
+    result = ClusterPipeline(projection=None, random_state=0).run(model, x)
+    expected = np.sqrt(np.exp(z_log_var.astype(np.float64)).mean(axis=0))
+    np.testing.assert_allclose(result.scale, expected, rtol=1e-5)
+    np.testing.assert_allclose(result.space, z / expected, rtol=1e-4, atol=1e-5)
+    assert result.params["latent_scaling"] == "posterior"
+    plain = ClusterPipeline(projection=None, latent_scaling=None, random_state=0).run(model, x)
+    assert plain.scale is None and plain.params["latent_scaling"] is None
+    np.testing.assert_allclose(plain.space, z, rtol=1e-5, atol=1e-6)
+    # an autoencoder has no variances: its codes are clustered as they are
+    ae = Autoencoder.from_data(x, latent_dim=3, hidden_units=(16,), seed=0)
+    ae.compile()
+    assert ClusterPipeline(projection=None, random_state=0).run(ae, x).scale is None
 
 
 def test_recluster_reuses_codes_and_projection():
@@ -102,6 +145,7 @@ def test_noise_assign_gives_noise_rows_their_neighbours_cluster_and_keep_leaves_
     ({"cluster_selection_method": "best"}, "cluster_selection_method in"),
     ({"cluster_selection_epsilon": -1.0}, "cluster_selection_epsilon"),
     ({"n_neighbors": "many"}, "n_neighbors to be an int"),
+    ({"latent_scaling": "std"}, "latent_scaling in"),
 ])
 def test_bad_settings_are_refused_up_front(bad, fragment):
     with pytest.raises(ValueError, match="Expected") as info:

@@ -51,7 +51,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     n_components
         Dimensions of the projection.
     n_neighbors
-        UMAP's neighbourhood size (``"auto"``: 15, or fewer on tiny data).
+        UMAP's neighbourhood size (``"auto"``: 30, or fewer on tiny data).
     min_cluster_size, min_samples
         HDBSCAN's smallest cluster and density smoothing (``"auto"``: see below).
     cluster_selection_method
@@ -59,6 +59,9 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     noise
         ``"assign"`` (rows HDBSCAN leaves as noise take their neighbours' cluster)
         or ``"keep"`` (they stay ``-1``); see below.
+    latent_scaling
+        ``"posterior"`` (weigh each latent dimension by the model's certainty in it
+        before projection; see below) or ``None`` (the latent means as they are).
     max_fit
         Above this many rows HDBSCAN fits a random subsample and labels the rest
         by approximate prediction (``None``: always every row).
@@ -122,7 +125,11 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     * ``projection``: UMAP (2-D, ``min_dist=0``) from 20 to 50,000 rows; else none
       (HDBSCAN clusters the latent itself);
     * ``n_neighbors``: 30, capped at ``n_samples - 1``;
-    * ``min_cluster_size``: 1.5 % of the rows, at least 5;
+    * ``latent_scaling``: ``"posterior"``: each latent dimension is divided by the
+      model's typical posterior standard deviation in it before projection, so the
+      dimensions the model encodes sharply count more than those it leaves near the
+      prior (``None``: the latent means as they are);
+    * ``min_cluster_size``: half the square root of the rows, at least 5 (digits: 21);
     * ``min_samples``: ``min(10, min_cluster_size)``;
     * ``noise``: ``"assign"``: rows HDBSCAN leaves as noise take the cluster of most
       of their 10 nearest clustered neighbours (their ``probabilities_`` stay 0 and
@@ -150,8 +157,8 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     >>> labels = clusterer.fit_predict(X)
     >>> labels.shape, clusterer.embedding_.shape
     ((300,), (300, 2))
-    >>> clusterer.params_["min_cluster_size"]  # 1.5 % of the rows, at least 5
-    5
+    >>> clusterer.params_["min_cluster_size"]  # sqrt(300) / 2, rounded
+    9
     >>> clusterer.predict(X[:4]).shape        # new rows, through the same model
     (4,)
     """
@@ -174,6 +181,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         min_samples: int | str | None = "auto",
         cluster_selection_method: str = "eom",
         noise: str = "assign",
+        latent_scaling: str | None = "posterior",
         max_fit: int | None = DEFAULT_MAX_FIT,
         random_state: Any = None,
         verbose: int = 0,
@@ -194,6 +202,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
         self.noise = noise
+        self.latent_scaling = latent_scaling
         self.max_fit = max_fit
         self.random_state = random_state
         self.verbose = verbose

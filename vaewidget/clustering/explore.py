@@ -35,6 +35,45 @@ def latent_means(model: Any, x: Any, batch_size: int = 4096) -> np.ndarray:
     return z
 
 
+def posterior_scale(z_log_var: Any) -> np.ndarray:
+    """Each latent dimension's typical posterior standard deviation over the rows.
+
+    The root of the mean posterior variance, ``sqrt(mean(exp(z_log_var), axis=0))``:
+    1 where the model leaves a dimension at the N(0, 1) prior, small where it
+    encodes the dimension sharply. ``latent / posterior_scale`` measures every
+    dimension in units of the model's own uncertainty.
+    """
+    var = np.exp(np.clip(np.asarray(z_log_var, np.float64), -60.0, 60.0))
+    return np.sqrt(np.maximum(var.mean(axis=0), 1e-12)).astype(np.float32)
+
+
+def latent_codes(model: Any, x: Any, batch_size: int = 4096
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Latent means of ``x`` and, for a model with variances, :func:`posterior_scale`.
+
+    Returns ``(z, None)`` for a model without variances (an Autoencoder, or any
+    model with ``embed`` but no ``encode``).
+
+    Raises
+    ------
+    ValueError
+        When the model gives NaN or infinite codes or variances (it diverged).
+    """
+    if not callable(getattr(model, "encode", None)):
+        return latent_means(model, x, batch_size), None
+    out = model.encode(x, batch_size=batch_size)
+    z, z_log_var = (out if isinstance(out, tuple) else (out, out))
+    z, z_log_var = np.asarray(z, dtype=np.float32), np.asarray(z_log_var, dtype=np.float32)
+    bad = ~(np.isfinite(z).all(axis=1) & np.isfinite(z_log_var).all(axis=1))
+    if bad.any():
+        raise ValueError(
+            "Expected finite latent codes. Received NaN or infinite codes for "
+            f"{int(bad.sum())} of {len(z)} rows: the model diverged. Lower the learning "
+            "rate (or beta) and retrain."
+        )
+    return z, (posterior_scale(z_log_var) if isinstance(out, tuple) else None)
+
+
 def suggest_parameters(
     z: Any,
     *,

@@ -49,8 +49,11 @@ class ClusterResult:
         GLOSH outlier score of each row (higher = more of an outlier).
     embedding : ndarray, shape (n, latent_dim)
         Latent means of the rows.
+    scale : ndarray of shape (latent_dim,) or None
+        What each latent dimension was divided by before projection (the model's
+        posterior scale, ``latent_scaling="posterior"``), ``None`` when unweighted.
     space : ndarray, shape (n, d)
-        What HDBSCAN clustered: the projection, or the latent itself.
+        What HDBSCAN clustered: the projection, or the (weighted) latent itself.
     coords : ndarray, shape (n, 2)
         2-D coordinates for a map.
     projector : object or None
@@ -80,6 +83,12 @@ class ClusterResult:
     params: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     assigned: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    @property
+    def weighted(self) -> np.ndarray:
+        """The latent as projected: ``embedding / scale`` (``embedding`` when unweighted)."""
+        return _weigh(self.embedding, self.scale)
 
     @property
     def n_clusters(self) -> int:
@@ -129,6 +138,12 @@ class ClusterPipeline:
         10 nearest clustered neighbours (in the clustered space) belong to, and keeps
         membership strength 0; outliers stay visible in ``outlier_scores``.
         ``"keep"``: noise stays ``-1``.
+    latent_scaling
+        ``"posterior"``: :meth:`run` divides each latent dimension by the model's
+        typical posterior standard deviation in it before projecting, so dimensions
+        the model encodes sharply count more than those it leaves near the prior;
+        ``None``: the latent means as they are. Codes without variances (an
+        Autoencoder, :meth:`fit_latent` without ``scale``) are not weighted.
     max_fit
         Above this many rows HDBSCAN fits a random subsample and labels the rest by
         approximate prediction (``None``: always fit on every row).
@@ -160,6 +175,7 @@ class ClusterPipeline:
         cluster_selection_method: str = "eom",
         cluster_selection_epsilon: float = 0.0,
         noise: str = "assign",
+        latent_scaling: str | None = "posterior",
         max_fit: int | None = DEFAULT_MAX_FIT,
         random_state: int | None = None,
     ) -> None:
@@ -171,6 +187,7 @@ class ClusterPipeline:
         self.cluster_selection_method = cluster_selection_method
         self.cluster_selection_epsilon = cluster_selection_epsilon
         self.noise = noise
+        self.latent_scaling = latent_scaling
         self.max_fit = max_fit
         self.random_state = random_state
         check_cluster_params(self.settings())
@@ -192,7 +209,7 @@ class ClusterPipeline:
 
     # ------------------------------------------------------------------ running
     def run(self, model: Any, x: Any, *, projector: Any = None) -> ClusterResult:
-        """Encode ``x`` with ``model`` (latent means), then project and cluster.
+        """Encode ``x`` with ``model`` (latent means), weigh, project and cluster.
 
         Parameters
         ----------
@@ -203,18 +220,27 @@ class ClusterPipeline:
         projector
             An already fitted projector to apply (``transform``) instead of fitting one.
         """
-        from vaewidget.clustering.explore import latent_means
+        from vaewidget.clustering.explore import latent_codes, latent_means
 
-        return self.fit_latent(latent_means(model, x), projector=projector)
+        if self.latent_scaling is None:
+            return self.fit_latent(latent_means(model, x), projector=projector)
+        z, scale = latent_codes(model, x)
+        return self.fit_latent(z, projector=projector, scale=scale)
 
-    def fit_latent(self, z: Any, *, projector: Any = None) -> ClusterResult:
-        """Project and cluster latent codes ``z`` of shape ``(rows, dims)``."""
+    def fit_latent(self, z: Any, *, projector: Any = None, scale: Any = None) -> ClusterResult:
+        """Project and cluster latent codes ``z`` of shape ``(rows, dims)``.
+
+        ``scale`` (one positive number per dimension, e.g. a fitted result's ``scale``)
+        divides the codes before projection; ``None`` leaves them as they are.
+        """
         z = check_latent(z).astype(np.float32)
         if len(z) < 3:
             raise ValueError(f"Expected at least 3 rows to cluster. Received: {len(z)}")
+        scale = _check_scale(scale, z.shape[1])
         params = self.resolve(len(z), z.shape[1])
-        projector, space = self._project(z, params, projector)
-        return self._cluster(z, space, projector, params)
+        params["latent_scaling"] = None if scale is None else params["latent_scaling"]
+        projector, space = self._project(_weigh(z, scale), params, projector)
+        return self._cluster(z, space, projector, params, scale)
 
     def recluster(self, result: ClusterResult, **changes: Any) -> ClusterResult:
         """Cluster ``result``'s space again with some HDBSCAN settings changed.
@@ -227,7 +253,8 @@ class ClusterPipeline:
             raise ValueError(f"Expected settings among {allowed}. Received: {unknown}")
         check_cluster_params({**result.params, **changes})
         params = _defaults.resolve_clustering({**result.params, **changes}, len(result))
-        return self._cluster(result.embedding, result.space, result.projector, params)
+        return self._cluster(result.embedding, result.space, result.projector, params,
+                             result.scale)
 
     def predict(self, result: ClusterResult, z: Any) -> tuple[np.ndarray, np.ndarray]:
         """Labels and membership strengths of new latent codes, in ``result``'s clusters.
@@ -240,6 +267,7 @@ class ClusterPipeline:
             raise ValueError(
                 f"Expected codes with {result.embedding.shape[1]} dimensions, as clustered. "
                 f"Received: z.shape={z.shape}")
+        z = _weigh(z, result.scale)
         space = z if result.projector is None else _transform(result.projector, z)
         labels, strengths, _ = approximate_predict_batched(result.clusterer, space)
         labels = labels.astype(np.intp)
@@ -263,8 +291,8 @@ class ClusterPipeline:
         if view == "umap":
             n_neighbors = int(_defaults.resolve_clustering({}, len(result))["n_neighbors"])
             return _fit_projector(make_projector("umap", 2, self.random_state,
-                                                 n_neighbors=n_neighbors), result.embedding)[1]
-        return project_2d(result.embedding, "pca", self.random_state)
+                                                 n_neighbors=n_neighbors), result.weighted)[1]
+        return project_2d(result.weighted, "pca", self.random_state)
 
     # ---------------------------------------------------------------- internals
     def _project(self, z: np.ndarray, params: dict[str, Any], projector: Any
@@ -284,7 +312,7 @@ class ClusterPipeline:
         return _fit_projector(projector, z)
 
     def _cluster(self, z: np.ndarray, space: np.ndarray, projector: Any,
-                 params: dict[str, Any]) -> ClusterResult:
+                 params: dict[str, Any], scale: np.ndarray | None = None) -> ClusterResult:
         fit = cluster_latent(
             space, min_cluster_size=params["min_cluster_size"],
             min_samples=params["min_samples"],
@@ -300,7 +328,8 @@ class ClusterPipeline:
             labels=labels, probabilities=fit.probabilities,
             outlier_scores=fit.outlier_scores, embedding=z, space=space,
             coords=_coords(z, space), projector=projector, clusterer=fit.clusterer,
-            fit_index=fit.fit_index, params=dict(params), assigned=(found < 0) & (labels >= 0))
+            fit_index=fit.fit_index, params=dict(params), assigned=(found < 0) & (labels >= 0),
+            scale=scale)
         return replace(result, notes=plausibility_notes(result))
 
 
@@ -327,6 +356,10 @@ def check_cluster_params(params: dict[str, Any]) -> None:
     noise = params.get("noise", "assign")
     if noise not in _defaults.NOISE_CHOICES:
         raise ValueError(f"Expected noise in {_defaults.NOISE_CHOICES}. Received: noise={noise!r}")
+    scaling = params.get("latent_scaling", "posterior")
+    if scaling not in _defaults.LATENT_SCALINGS:
+        raise ValueError(f"Expected latent_scaling in {_defaults.LATENT_SCALINGS}. "
+                         f"Received: latent_scaling={scaling!r}")
     eps = params.get("cluster_selection_epsilon", 0.0)
     if (not isinstance(eps, (int, float, np.number)) or isinstance(eps, bool)
             or not 0 <= eps < np.inf):
@@ -376,6 +409,20 @@ def _assign_noise(ref: np.ndarray, ref_labels: np.ndarray, space: np.ndarray,
     out = labels.copy()
     out[todo] = vote.predict(space[todo])
     return out
+
+
+def _weigh(z: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    return z if scale is None else (z / scale).astype(np.float32)
+
+
+def _check_scale(scale: Any, dims: int) -> np.ndarray | None:
+    if scale is None:
+        return None
+    arr = np.asarray(scale, dtype=np.float32)
+    if arr.shape != (dims,) or not np.isfinite(arr).all() or not (arr > 0).all():
+        raise ValueError(f"Expected scale to be {dims} positive finite numbers, one per latent "
+                         f"dimension. Received: shape {arr.shape}, min {np.nanmin(arr, initial=np.inf)}")
+    return arr
 
 
 def _coords(z: np.ndarray, space: np.ndarray) -> np.ndarray:

@@ -404,7 +404,8 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
                     max_fit=self.max_fit, random_state=self.random_state)
                 if self.result is not None:
                     self.widget.show_status("Projecting and clustering...")
-                    self.result = self.pipeline.fit_latent(self.result.embedding)
+                    self.result = self.pipeline.fit_latent(self.result.embedding,
+                                                           scale=self.result.scale)
                     self._show_result()
         self._guarded(run)
 
