@@ -252,3 +252,18 @@ def test_unfitted_raises_not_fitted():
 
     with pytest.raises(NotFittedError):
         VAEClusterer().predict(np.zeros((3, 2)))
+
+
+def test_posterior_latent_scaling_is_kept_for_new_rows(tiny_data):
+    x, _ = tiny_data
+    est = VAEClusterer(latent_dim=3, hidden_units=(16,), epochs=2, projection=None,
+                       latent_scaling="posterior", random_state=0).fit(x)
+    assert est.params_["latent_scaling"] == "posterior"
+    assert est.result_.scale.shape == (3,) and (est.result_.scale > 0).all()
+    # the training rows, predicted again, land in their own clusters: the same weights
+    core = est.probabilities_ > 0
+    assert np.mean(est.predict(x)[core] == est.labels_[core]) > 0.9
+    fitted = est.result_
+    with pytest.raises(ValueError, match="Expected latent_scaling in"):
+        est.set_params(latent_scaling="sigma").fit(x)
+    assert est.result_ is fitted  # a refused fit leaves the fitted state as it was

@@ -27,9 +27,7 @@ def test_fit_latent_returns_one_complete_result():
     assert result.coords.shape == (n, 2) and result.projector is None
     assert result.n_clusters == 3 and not result.subsampled
     # every parameter is concrete, resolved by the one rule
-    # codes given without a scale are not weighted, and the params say so
-    assert result.params == _defaults.resolve_clustering(
-        {"projection": None, "latent_scaling": None}, n, 4)
+    assert result.params == _defaults.resolve_clustering({"projection": None}, n, 4)
     assert all(v != "auto" for v in result.params.values())
     assert result.scale is None and result.weighted is result.embedding
 
@@ -60,18 +58,20 @@ def test_run_weighs_a_vae_latent_by_its_posterior_scale(tiny_data, make_vae):
     x, _ = tiny_data
     model = make_vae(x, epochs=3, latent_dim=4)
     z, z_log_var = model.encode(x)
-    result = ClusterPipeline(projection=None, random_state=0).run(model, x)
+    result = ClusterPipeline(projection=None, latent_scaling="posterior",
+                             random_state=0).run(model, x)
     expected = np.sqrt(np.exp(z_log_var.astype(np.float64)).mean(axis=0))
     np.testing.assert_allclose(result.scale, expected, rtol=1e-5)
     np.testing.assert_allclose(result.space, z / expected, rtol=1e-4, atol=1e-5)
     assert result.params["latent_scaling"] == "posterior"
-    plain = ClusterPipeline(projection=None, latent_scaling=None, random_state=0).run(model, x)
+    plain = ClusterPipeline(projection=None, random_state=0).run(model, x)  # the default
     assert plain.scale is None and plain.params["latent_scaling"] is None
     np.testing.assert_allclose(plain.space, z, rtol=1e-5, atol=1e-6)
     # an autoencoder has no variances: its codes are clustered as they are
     ae = Autoencoder.from_data(x, latent_dim=3, hidden_units=(16,), seed=0)
     ae.compile()
-    assert ClusterPipeline(projection=None, random_state=0).run(ae, x).scale is None
+    assert ClusterPipeline(projection=None, latent_scaling="posterior",
+                           random_state=0).run(ae, x).scale is None
 
 
 def test_recluster_reuses_codes_and_projection():

@@ -139,11 +139,11 @@ class ClusterPipeline:
         membership strength 0; outliers stay visible in ``outlier_scores``.
         ``"keep"``: noise stays ``-1``.
     latent_scaling
-        ``"posterior"``: :meth:`run` divides each latent dimension by the model's
-        typical posterior standard deviation in it before projecting, so dimensions
-        the model encodes sharply count more than those it leaves near the prior;
-        ``None``: the latent means as they are. Codes without variances (an
-        Autoencoder, :meth:`fit_latent` without ``scale``) are not weighted.
+        ``None``: the latent means as they are. ``"posterior"``: :meth:`run` divides
+        each latent dimension by the model's typical posterior standard deviation in
+        it before projecting, so dimensions the model encodes sharply count more than
+        those it leaves near the prior. Codes without variances (an Autoencoder,
+        :meth:`fit_latent` without ``scale``) are not weighted.
     max_fit
         Above this many rows HDBSCAN fits a random subsample and labels the rest by
         approximate prediction (``None``: always fit on every row).
@@ -175,7 +175,7 @@ class ClusterPipeline:
         cluster_selection_method: str = "eom",
         cluster_selection_epsilon: float = 0.0,
         noise: str = "assign",
-        latent_scaling: str | None = "posterior",
+        latent_scaling: str | None = None,
         max_fit: int | None = DEFAULT_MAX_FIT,
         random_state: int | None = None,
     ) -> None:
@@ -230,7 +230,8 @@ class ClusterPipeline:
     def fit_latent(self, z: Any, *, projector: Any = None, scale: Any = None) -> ClusterResult:
         """Project and cluster latent codes ``z`` of shape ``(rows, dims)``.
 
-        ``scale`` (one positive number per dimension, e.g. a fitted result's ``scale``)
+        ``scale`` (one positive number per dimension: a fitted result's ``scale``, or
+        :func:`~vaewidget.clustering.explore.posterior_scale` of the codes' log-variances)
         divides the codes before projection; ``None`` leaves them as they are.
         """
         z = check_latent(z).astype(np.float32)
@@ -238,7 +239,7 @@ class ClusterPipeline:
             raise ValueError(f"Expected at least 3 rows to cluster. Received: {len(z)}")
         scale = _check_scale(scale, z.shape[1])
         params = self.resolve(len(z), z.shape[1])
-        params["latent_scaling"] = None if scale is None else params["latent_scaling"]
+        params["latent_scaling"] = None if scale is None else "posterior"
         projector, space = self._project(_weigh(z, scale), params, projector)
         return self._cluster(z, space, projector, params, scale)
 
