@@ -453,3 +453,18 @@ def test_live_map_moves_points_in_place(make_vae, images):
     assert animated  # ... with the widget's animated transition
     assert viewer.map.updates >= 2 and viewer.map.box.children == (scatter,)
     assert len(live_widgets) == widgets_before  # nothing new was made on the page
+
+
+def test_a_weighted_fit_keeps_its_weights_when_the_space_changes(images):
+    from vaewidget.clustering.estimator import VAEClusterer
+
+    x, _ = images
+    est = VAEClusterer(latent_dim=3, hidden_units=(32,), epochs=2, projection=None,
+                       latent_scaling="posterior", random_state=0).fit(x[:300])
+    viewer = ClusterViewer(est, x[:300])
+    np.testing.assert_array_equal(viewer.labels_, est.labels_)
+    viewer.widget.space.value = "pca"  # re-projects the same codes, weighed as fitted
+    assert viewer.result.params["projection"] == "pca"
+    np.testing.assert_array_equal(viewer.result.scale, est.result_.scale)
+    np.testing.assert_allclose(viewer.result.weighted, est.embedding_ / est.result_.scale,
+                               rtol=1e-6)

@@ -24,15 +24,7 @@ def latent_means(model: Any, x: Any, batch_size: int = 4096) -> np.ndarray:
     ValueError
         When the model gives NaN or infinite codes (it diverged).
     """
-    z = np.asarray(model.embed(x, batch_size=batch_size), dtype=np.float32)
-    bad = ~np.isfinite(z).all(axis=1)
-    if bad.any():
-        raise ValueError(
-            "Expected finite latent codes. Received NaN or infinite codes for "
-            f"{int(bad.sum())} of {len(z)} rows: the model diverged. Lower the learning "
-            "rate (or beta) and retrain."
-        )
-    return z
+    return _finite(model.embed(x, batch_size=batch_size))
 
 
 def posterior_scale(z_log_var: Any) -> np.ndarray:
@@ -59,19 +51,25 @@ def latent_codes(model: Any, x: Any, batch_size: int = 4096
     ValueError
         When the model gives NaN or infinite codes or variances (it diverged).
     """
-    if not callable(getattr(model, "encode", None)):
+    if not hasattr(model, "encode"):
         return latent_means(model, x, batch_size), None
     out = model.encode(x, batch_size=batch_size)
-    z, z_log_var = (out if isinstance(out, tuple) else (out, out))
-    z, z_log_var = np.asarray(z, dtype=np.float32), np.asarray(z_log_var, dtype=np.float32)
-    bad = ~(np.isfinite(z).all(axis=1) & np.isfinite(z_log_var).all(axis=1))
+    if not isinstance(out, tuple):  # an Autoencoder: its code, no variances
+        return _finite(out), None
+    return _finite(out[0]), posterior_scale(_finite(out[1]))
+
+
+def _finite(codes: Any) -> np.ndarray:
+    """``codes`` as float32, or a ValueError naming the rows that are not finite."""
+    z = np.asarray(codes, dtype=np.float32)
+    bad = ~np.isfinite(z).all(axis=1)
     if bad.any():
         raise ValueError(
             "Expected finite latent codes. Received NaN or infinite codes for "
             f"{int(bad.sum())} of {len(z)} rows: the model diverged. Lower the learning "
             "rate (or beta) and retrain."
         )
-    return z, (posterior_scale(z_log_var) if isinstance(out, tuple) else None)
+    return z
 
 
 def suggest_parameters(

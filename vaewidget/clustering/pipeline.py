@@ -357,7 +357,7 @@ def check_cluster_params(params: dict[str, Any]) -> None:
     noise = params.get("noise", "assign")
     if noise not in _defaults.NOISE_CHOICES:
         raise ValueError(f"Expected noise in {_defaults.NOISE_CHOICES}. Received: noise={noise!r}")
-    scaling = params.get("latent_scaling", "posterior")
+    scaling = params.get("latent_scaling")
     if scaling not in _defaults.LATENT_SCALINGS:
         raise ValueError(f"Expected latent_scaling in {_defaults.LATENT_SCALINGS}. "
                          f"Received: latent_scaling={scaling!r}")
