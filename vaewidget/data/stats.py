@@ -15,7 +15,8 @@ import numpy as np
 
 
 class ColumnStats:
-    """Count, min, max, mean, variance of each flattened column, and whether all are integers."""
+    """Count, min, max, mean, variance and zeros of each flattened column, and whether all
+    values are integers."""
 
     def __init__(self) -> None:
         self.n = 0
@@ -23,6 +24,7 @@ class ColumnStats:
         self.m2: np.ndarray | None = None
         self.min: np.ndarray | None = None
         self.max: np.ndarray | None = None
+        self.zeros: np.ndarray | None = None
         self.integers = True
 
     def update(self, chunk: np.ndarray) -> ColumnStats:
@@ -42,8 +44,10 @@ class ColumnStats:
         if self.integers:
             self.integers = bool(np.array_equal(flat, np.round(flat)))
         lo, hi = flat.min(axis=0), flat.max(axis=0)
+        zeros_b = np.count_nonzero(flat == 0, axis=0)
         if self.mean is None:
             self.n, self.mean, self.m2, self.min, self.max = n_b, mean_b, m2_b, lo, hi
+            self.zeros = zeros_b
             return self
         n_a, n = self.n, self.n + n_b
         delta = mean_b - self.mean
@@ -51,6 +55,7 @@ class ColumnStats:
         self.m2 = self.m2 + m2_b + delta**2 * (n_a * n_b / n)
         self.min = np.minimum(self.min, lo)
         self.max = np.maximum(self.max, hi)
+        self.zeros = self.zeros + zeros_b
         self.n = n
         return self
 
@@ -58,6 +63,11 @@ class ColumnStats:
     def var(self) -> np.ndarray:
         """Population variance of each column (as ``numpy.var``)."""
         return np.maximum(self.m2 / self.n, 0.0)
+
+    @property
+    def zero_share(self) -> float:
+        """Share of all values that are exactly 0."""
+        return float(self.zeros.sum() / (self.n * len(self.zeros)))
 
     @property
     def overall_mean(self) -> float:

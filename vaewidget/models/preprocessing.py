@@ -8,11 +8,15 @@ import numpy as np
 
 from vaewidget._validation import as_float_array
 
-SCALINGS = ("auto", "none", "minmax", "standard")
+SCALINGS = ("auto", "none", "minmax", "standard", "counts")
 #: Scalings whose targets lie in [0, 1]: the "auto" loss is then Bernoulli (binary
 #: cross-entropy), otherwise Gaussian (squared error).
 UNIT_RANGE_SCALINGS = ("none", "minmax")
 RECONSTRUCTIONS = ("auto", "bce", "mse")
+#: A table is read as counts when it has at least this many columns ...
+COUNT_MIN_COLUMNS = 10
+#: ... and at least this share of its values are 0 (see DataPreparer's "auto" rule).
+COUNT_ZERO_SHARE = 0.25
 
 
 class DataPreparer:
@@ -27,6 +31,12 @@ class DataPreparer:
       such as flattened 8x8 digits: one min-max over all values to [0, 1], ``"bce"``.
       Standardizing such columns would turn a pixel that is lit in a few rows into
       values of 40 standard deviations, which swamp the loss;
+    * count tables, non-negative integers in at least 10 columns of which at least a
+      quarter of all values are 0 (reads per gene, words per document): each row is
+      scaled to the mean row total, then ``log1p``, then each column standardized,
+      Gaussian (``"mse"``) reconstruction. Row totals (sequencing depth, document
+      length) would otherwise be the strongest signal in the data, and a few large
+      counts would dominate the rest;
     * other tables: each column standardized to mean 0 and variance 1,
       Gaussian (``"mse"``) reconstruction.
 
@@ -37,8 +47,9 @@ class DataPreparer:
     Parameters
     ----------
     scaling
-        ``"auto"``, ``"none"``, ``"minmax"`` or ``"standard"``. A scaling chosen
-        by name works per column for tables and over all pixels for images.
+        ``"auto"``, ``"none"``, ``"minmax"``, ``"standard"`` or ``"counts"`` (tables
+        of non-negative values only). A scaling chosen by name works per column for
+        tables and over all pixels for images.
     reconstruction
         ``"auto"``, ``"bce"`` (needs targets in [0, 1]) or ``"mse"``.
     flatten
@@ -53,7 +64,11 @@ class DataPreparer:
     scaling_, reconstruction_ : str
         What ``"auto"`` resolved to; ``reason_`` says why, in words.
     offset_, scale_ : ndarray of float32
-        ``transform(x) = (x - offset_) / scale_``, per column or one value.
+        ``transform(x) = (x - offset_) / scale_``, per column or one value (after the
+        count transform, for ``scaling_ == "counts"``).
+    count_total_ : float or None
+        For ``scaling_ == "counts"``: the row total every row is scaled to before
+        ``log1p`` (the mean row total of the fitted data); ``None`` otherwise.
     constant_columns_ : list of int
         Columns of a table that never change (they map to 0).
 
@@ -123,13 +138,23 @@ class DataPreparer:
                 f"column is constant (x.shape={shape}); there is nothing to learn."
             )
         scaling, per_column, reason = self._choose_scaling(stats, kind, lo, hi)
+        count_total = None
+        if scaling == "counts":
+            if kind != "tabular" or lo < 0:
+                raise ValueError(
+                    "Expected a table of non-negative values for scaling='counts'. Received: "
+                    f"x.shape={shape} with values in [{lo:g}, {hi:g}].")
+            count_total = float(stats.mean.sum()) or 1.0  # the mean row total
+            stats = ColumnStats()
+            for _, _, chunk in source.chunks():
+                stats.update(_log_counts(chunk, count_total))
         if scaling == "none":
             offset, scale = np.zeros(1), np.ones(1)
         elif scaling == "minmax" and per_column:
             offset, scale = stats.min, stats.max - stats.min
         elif scaling == "minmax":
             offset, scale = lo, hi - lo
-        elif per_column:
+        elif per_column:  # "standard", or "counts" on the log scale
             offset, scale = stats.mean, np.sqrt(stats.var)
         else:
             offset, scale = stats.overall_mean, np.sqrt(stats.overall_var)
@@ -149,9 +174,9 @@ class DataPreparer:
                 if recon == "bce"
                 else "Gaussian (squared error) reconstruction"
             )
-        elif recon == "bce" and scaling == "standard":
+        elif recon == "bce" and scaling in ("standard", "counts"):
             raise ValueError(
-                "Expected targets in [0, 1] for reconstruction='bce'. Received: scaling='standard', "
+                f"Expected targets in [0, 1] for reconstruction='bce'. Received: scaling={scaling!r}, "
                 "which gives values outside [0, 1]. Use reconstruction='mse' or scaling='minmax'."
             )
         elif recon == "bce" and scaling == "none" and (lo < 0 or hi > 1):
@@ -165,6 +190,7 @@ class DataPreparer:
         model_shape = self.original_shape_ + ((1,) if len(shape) == 3 else ())
         self.input_shape_ = (int(np.prod(model_shape)),) if self.flatten else model_shape
         self.scaling_ = scaling
+        self.count_total_ = count_total
         self.reconstruction_ = recon
         self.reason_ = reason
         self.offset_ = offset.astype(np.float32)
@@ -190,6 +216,12 @@ class DataPreparer:
             return "minmax", False, (
                 f"tabular data of non-negative integers in [{lo:g}, {hi:g}] whose columns share "
                 "one scale (like pixel intensities) is min-max scaled as a whole to [0, 1]"
+            )
+        if _looks_like_counts(stats, lo):
+            return "counts", True, (
+                f"tabular data of non-negative integer counts ({stats.zero_share:.0%} zeros, "
+                f"up to {hi:g}) has each row scaled to the mean row total, then log1p, then "
+                "each column standardized"
             )
         return "standard", True, f"tabular data in [{lo:g}, {hi:g}] is standardized per column"
 
@@ -229,6 +261,12 @@ class DataPreparer:
     def transform(self, x: Any, name: str = "x") -> np.ndarray:
         """Scale ``x`` and shape it for the model's input."""
         arr = self.check(x, name=name)
+        if self.count_total is not None and (arr < 0).any():
+            first = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+            raise ValueError(
+                f"Expected non-negative counts, like the data the model was prepared on. "
+                f"Received: `{name}`{list(first)} = {arr[first]:.3g}")
+        arr = self._pre(arr)
         with np.errstate(over="ignore"):
             out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
         if not np.isfinite(out).all():  # far outside the fitted data: the model sees inf
@@ -243,6 +281,10 @@ class DataPreparer:
     def scale_rows(self, rows: np.ndarray) -> np.ndarray:
         """:meth:`transform` without the checks, for float32 rows already validated
         (as a :class:`~vaewidget.data.DataSource` returns them)."""
+        if self.count_total is not None and (rows < 0).any():
+            raise ValueError("Expected non-negative counts, like the data the model was prepared "
+                             f"on. Received: a row with a value of {float(rows.min()):.3g}")
+        rows = self._pre(rows)
         out = (rows - self._broadcast(self.offset_, rows)) / self._broadcast(self.scale_, rows)
         return out.reshape((rows.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
 
@@ -250,7 +292,18 @@ class DataPreparer:
         """Map model-space data back to the original units and shape."""
         self._require_fitted()
         arr = np.asarray(x, dtype=np.float32).reshape((-1, *self.original_shape_))
-        return arr * self._broadcast(self.scale_, arr) + self._broadcast(self.offset_, arr)
+        out = arr * self._broadcast(self.scale_, arr) + self._broadcast(self.offset_, arr)
+        if self.count_total is not None:  # counts per mean row total
+            out = np.expm1(np.maximum(out, 0.0))
+        return out
+
+    @property
+    def count_total(self) -> float | None:
+        """The fitted ``count_total_`` (``None`` unfitted or without the count transform)."""
+        return getattr(self, "count_total_", None)
+
+    def _pre(self, arr: np.ndarray) -> np.ndarray:
+        return arr if self.count_total is None else _log_counts(arr, self.count_total)
 
     def _broadcast(self, v: np.ndarray, arr: np.ndarray) -> np.ndarray:
         return v if v.size > 1 else v.reshape(())
@@ -288,6 +341,7 @@ class DataPreparer:
                 "original_shape": list(self.original_shape_),
                 "input_shape": list(self.input_shape_),
                 "scaling": self.scaling_,
+                "count_total": self.count_total,
                 "reconstruction": self.reconstruction_,
                 "reason": self.reason_,
                 "offset": self.offset_.tolist(),
@@ -309,6 +363,7 @@ class DataPreparer:
             obj.original_shape_ = tuple(state["original_shape"])
             obj.input_shape_ = tuple(state["input_shape"])
             obj.scaling_ = state["scaling"]
+            obj.count_total_ = state.get("count_total")
             obj.reconstruction_ = state["reconstruction"]
             obj.reason_ = state["reason"]
             obj.offset_ = np.asarray(state["offset"], dtype=np.float32)
@@ -332,3 +387,17 @@ def _looks_like_intensities(stats: Any, lo: float, hi: float) -> bool:
     if lo < 0 or hi > 255 or not stats.integers:
         return False
     return bool(np.median(stats.max) >= 0.5 * hi)
+
+
+def _looks_like_counts(stats: Any, lo: float) -> bool:
+    """Non-negative integers in many columns, a good share of them 0: a count table."""
+    return bool(lo >= 0 and stats.integers and len(stats.max) >= COUNT_MIN_COLUMNS
+                and stats.zero_share >= COUNT_ZERO_SHARE)
+
+
+def _log_counts(rows: np.ndarray, total: float) -> np.ndarray:
+    """``log1p`` of each row scaled to sum to ``total`` (all-zero rows stay 0), as float32."""
+    flat = np.asarray(rows, np.float32).reshape(len(rows), -1)
+    sums = flat.sum(axis=1, keepdims=True, dtype=np.float64)
+    factor = np.divide(total, sums, out=np.zeros_like(sums), where=sums > 0)
+    return np.log1p(flat * factor.astype(np.float32)).reshape(np.shape(rows))
