@@ -71,6 +71,18 @@ def small_digits(digits) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def count_table() -> tuple[np.ndarray, np.ndarray]:
+    """Negative-binomial counts: X float32 (300, 40), y int (300,) with 3 types, rows
+    differing about 5-fold in depth (a lognormal factor of sigma 0.5)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    mean = np.exp(rng.normal(0.5, 1.0, (3, 40)))
+    mu = rng.lognormal(0.0, 0.5, 300)[:, None] * mean[y]
+    x = rng.negative_binomial(2.0, 2.0 / (2.0 + mu)).astype(np.float32)
+    return _frozen(x, y)
+
+
+@pytest.fixture(scope="session")
 def tiny_data() -> tuple[np.ndarray, np.ndarray]:
     """Synthetic clustered table: X float32 (200, 12), y int (200,) with 3 clusters."""
     return _frozen(

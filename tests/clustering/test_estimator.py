@@ -267,3 +267,22 @@ def test_posterior_latent_scaling_is_kept_for_new_rows(tiny_data):
     with pytest.raises(ValueError, match="Expected latent_scaling in"):
         est.set_params(latent_scaling="sigma").fit(x)
     assert est.result_ is fitted  # a refused fit leaves the fitted state as it was
+
+
+@pytest.mark.slow  # a default fit: UMAP and 40 epochs
+def test_count_tables_cluster_by_type_not_by_depth(count_table):
+    """Default settings on negative-binomial counts whose rows differ 5-fold in depth: the
+    count route (row totals evened out, log1p) finds the 3 types. Standardized counts
+    cluster by depth here (ARI about 0.45, scaling="standard", seeds 0-1)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    x, y = count_table
+    est = VAEClusterer(random_state=0).fit(x)
+    assert est.model_.preparer.scaling_ == "counts"
+    assert adjusted_rand_score(y, est.labels_) > 0.8
+    labels, bad = est.labels_.copy(), x[:2].copy()
+    bad[0, 0] = -1
+    with pytest.raises(ValueError, match=r"Expected non-negative counts.*Received"):
+        est.predict(bad)
+    np.testing.assert_array_equal(est.labels_, labels)
+    assert (est.predict(x[:20]) >= 0).all()

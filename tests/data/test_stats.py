@@ -27,6 +27,7 @@ def test_chan_merge_equals_one_shot_statistics():
     np.testing.assert_allclose(stats.overall_mean, x64.mean(), rtol=1e-12)
     np.testing.assert_allclose(stats.overall_var, x64.var(), rtol=1e-6)
     assert not stats.integers
+    assert stats.zeros.sum() == 0 and stats.zero_share == 0.0
 
 
 def _same(a: DataPreparer, b: DataPreparer) -> None:
@@ -68,3 +69,12 @@ def test_too_few_rows_and_constant_sources_keep_their_messages(tmp_path):
     np.save(tmp_path / "flat.npy", np.ones((10, 3), np.float32))
     with pytest.raises(ValueError, match=r"Expected data that varies"):
         DataPreparer().fit(str(tmp_path / "flat.npy"))
+
+
+def test_zero_counts_merge_across_chunks():
+    x = np.random.default_rng(1).poisson(0.7, (301, 4)).astype(np.float32)
+    stats = ColumnStats()
+    for part in np.array_split(x, [1, 50, 51, 300]):
+        stats.update(part)
+    np.testing.assert_array_equal(stats.zeros, (x == 0).sum(axis=0))
+    assert stats.zero_share == pytest.approx((x == 0).mean())
