@@ -45,7 +45,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         Gaussian input noise while training (a denoising VAE); 0 = off.
     scaling
         Data scaling, passed to :class:`~vaewidget.DataPreparer`: ``"auto"``,
-        ``"standard"``, ``"minmax"`` or ``"none"``.
+        ``"standard"``, ``"minmax"``, ``"counts"`` or ``"none"``.
     projection
         ``"umap"``, ``"pca"``, ``None`` (cluster the latent itself) or ``"auto"``.
     n_components
