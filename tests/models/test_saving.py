@@ -81,6 +81,18 @@ def test_autoencoder_round_trip_on_standardized_table(tiny_data, tmp_path):
     _assert_same(model, loaded, x)
 
 
+def test_vae_on_counts_round_trip(count_table, tmp_path):
+    x = count_table[0]
+    model = VAE.from_data(x, latent_dim=2, hidden_units=(8,), seed=0)
+    model.compile()
+    model.fit(model.prepare(x), epochs=1, batch_size=50, verbose=0)
+    loaded = _round_trip(model, tmp_path)
+    assert loaded.preparer.scaling_ == "counts"
+    assert loaded.preparer.count_total_ == pytest.approx(float(x.sum(1).mean()), rel=1e-5)
+    _assert_same(model, loaded, x)
+    assert (loaded.reconstruct(x[:5]) >= 0).all()  # counts per mean row total
+
+
 def test_uncompiled_model_round_trip(tiny_data, tmp_path):
     model = VAE.from_data(tiny_data[0], latent_dim=2, hidden_units=(8,), seed=1)
     loaded = _round_trip(model, tmp_path)
