@@ -260,13 +260,7 @@ class DataPreparer:
 
     def transform(self, x: Any, name: str = "x") -> np.ndarray:
         """Scale ``x`` and shape it for the model's input."""
-        arr = self.check(x, name=name)
-        if self.count_total is not None and (arr < 0).any():
-            first = tuple(int(i) for i in np.argwhere(arr < 0)[0])
-            raise ValueError(
-                f"Expected non-negative counts, like the data the model was prepared on. "
-                f"Received: `{name}`{list(first)} = {arr[first]:.3g}")
-        arr = self._pre(arr)
+        arr = self._pre(self.check(x, name=name), name)
         with np.errstate(over="ignore"):
             out = (arr - self._broadcast(self.offset_, arr)) / self._broadcast(self.scale_, arr)
         if not np.isfinite(out).all():  # far outside the fitted data: the model sees inf
@@ -281,10 +275,7 @@ class DataPreparer:
     def scale_rows(self, rows: np.ndarray) -> np.ndarray:
         """:meth:`transform` without the checks, for float32 rows already validated
         (as a :class:`~vaewidget.data.DataSource` returns them)."""
-        if self.count_total is not None and (rows < 0).any():
-            raise ValueError("Expected non-negative counts, like the data the model was prepared "
-                             f"on. Received: a row with a value of {float(rows.min()):.3g}")
-        rows = self._pre(rows)
+        rows = self._pre(rows, "rows")
         out = (rows - self._broadcast(self.offset_, rows)) / self._broadcast(self.scale_, rows)
         return out.reshape((rows.shape[0], *self.input_shape_)).astype(np.float32, copy=False)
 
@@ -293,17 +284,19 @@ class DataPreparer:
         self._require_fitted()
         arr = np.asarray(x, dtype=np.float32).reshape((-1, *self.original_shape_))
         out = arr * self._broadcast(self.scale_, arr) + self._broadcast(self.offset_, arr)
-        if self.count_total is not None:  # counts per mean row total
+        if self.count_total_ is not None:  # counts per mean row total
             out = np.expm1(np.maximum(out, 0.0))
         return out
 
-    @property
-    def count_total(self) -> float | None:
-        """The fitted ``count_total_`` (``None`` unfitted or without the count transform)."""
-        return getattr(self, "count_total_", None)
-
-    def _pre(self, arr: np.ndarray) -> np.ndarray:
-        return arr if self.count_total is None else _log_counts(arr, self.count_total)
+    def _pre(self, arr: np.ndarray, name: str) -> np.ndarray:
+        """The count transform of ``arr`` (``arr`` itself without one); refuses negatives."""
+        if self.count_total_ is None:
+            return arr
+        if (arr < 0).any():
+            first = tuple(int(i) for i in np.argwhere(arr < 0)[0])
+            raise ValueError("Expected non-negative counts, like the data the model was "
+                             f"prepared on. Received: `{name}`{list(first)} = {arr[first]:.3g}")
+        return _log_counts(arr, self.count_total_)
 
     def _broadcast(self, v: np.ndarray, arr: np.ndarray) -> np.ndarray:
         return v if v.size > 1 else v.reshape(())
@@ -341,7 +334,7 @@ class DataPreparer:
                 "original_shape": list(self.original_shape_),
                 "input_shape": list(self.input_shape_),
                 "scaling": self.scaling_,
-                "count_total": self.count_total,
+                "count_total": self.count_total_,
                 "reconstruction": self.reconstruction_,
                 "reason": self.reason_,
                 "offset": self.offset_.tolist(),
