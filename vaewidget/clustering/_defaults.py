@@ -46,7 +46,8 @@ NOISE_CHOICES = ("assign", "keep")
 #: the model encodes sharply count more and those left near the N(0, 1) prior count less.
 #: It separated the suite's rings and moons (shapes 0.50 -> 0.93 ARI) but lost on iris
 #: (0.52 -> 0.39) and texture (0.91 -> 0.81); the suite mean moved within its seed noise
-#: (0.452 -> 0.466), so it is an option, not the default (benchmarks/README.md). Models
+#: (0.485 -> 0.492, both with the count route) while fewer sets stayed within the
+#: UMAP + HDBSCAN anchor, so it is an option, not the default (benchmarks/README.md). Models
 #: without variances (an Autoencoder, or codes given directly) are never weighted.
 LATENT_SCALINGS = ("posterior", None)
 #: Neighbours that vote on a noise row's cluster.
