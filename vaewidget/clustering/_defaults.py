@@ -24,6 +24,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "noise_std": 0.0,
     "scaling": "auto",
+    "members": 1,
 }
 #: Clustering settings a ClusterPipeline() starts from.
 CLUSTER_DEFAULTS: dict[str, Any] = {
@@ -53,7 +54,9 @@ LATENT_SCALINGS = ("posterior", None)
 #: Neighbours that vote on a noise row's cluster.
 NOISE_NEIGHBOURS = 10
 
-#: Gradient steps the "auto" epoch count aims for, and its bounds.
+#: Gradient steps the "auto" epoch count aims for, and its bounds. An ensemble of
+#: ``members`` VAEs (trained side by side, each step costing ``members`` times one VAE's)
+#: aims for TARGET_STEPS / members, so it costs about what one VAE costs.
 TARGET_STEPS = 1200
 MIN_EPOCHS, MAX_EPOCHS = 5, 60
 #: Trainings of at most this many steps run eagerly: tracing the step would cost more.
@@ -100,7 +103,8 @@ def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
         out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))
     batches = max(1, math.ceil(n / out["batch_size"]))
     if out["epochs"] == "auto":
-        out["epochs"] = int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_STEPS / batches))))
+        steps = TARGET_STEPS / int(out["members"])
+        out["epochs"] = int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(steps / batches))))
     return out
 
 
@@ -146,7 +150,8 @@ def resolve(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     the estimator stores it as ``params_``.
     """
     model = resolve_model(params, arr)
-    return resolve_clustering(model, int(arr.shape[0]), int(model["latent_dim"]))
+    return resolve_clustering(model, int(arr.shape[0]),
+                              int(model["latent_dim"]) * int(model["members"]))
 
 
 def train_eagerly(n_rows: int, params: dict[str, Any]) -> bool:

@@ -103,7 +103,7 @@ class EncoderPayload:
         self.preparer_config = model.preparer.get_config()
         self.config = keras.saving.serialize_keras_object(model.encoder)
         self.weights = model.encoder.get_weights()
-        self.latent_dim = int(model.latent_dim)
+        self.latent_dim = int(model.code_dim)
         self._live = (model.encoder, model.preparer)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -189,9 +189,9 @@ def embed_source(model: Any, x: Any, *, client: Any = None, chunk_rows: int | No
     payload = ship(EncoderPayload(model), client, "vaewidget-encoder")
     return arr.map_blocks(
         _encode_block, payload, int(batch_size), dtype=np.float32,
-        chunks=(arr.chunks[0], (int(model.latent_dim),)),
+        chunks=(arr.chunks[0], (int(model.code_dim),)),
         drop_axis=list(range(2, arr.ndim)) or None, name="vaewidget-embed",
-        meta=np.empty((0, int(model.latent_dim)), np.float32),
+        meta=np.empty((0, int(model.code_dim)), np.float32),
     )
 
 

@@ -46,6 +46,11 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     scaling
         Data scaling, passed to :class:`~vaewidget.DataPreparer`: ``"auto"``,
         ``"standard"``, ``"minmax"``, ``"counts"`` or ``"none"``.
+    members
+        VAEs trained side by side from different initial weights (an ensemble;
+        see :class:`~vaewidget.VAE`). Their latent means are concatenated, so the
+        code has ``members * latent_dim`` columns, and ``"auto"`` epochs share one
+        VAE's step budget among them.
     projection
         ``"umap"``, ``"pca"``, ``None`` (cluster the latent itself) or ``"auto"``.
     n_components
@@ -85,7 +90,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         GLOSH outlier score of each row (higher = more of an outlier).
     n_clusters_ : int
         Number of clusters found, noise excluded.
-    embedding_ : ndarray, shape (n_samples, latent_dim)
+    embedding_ : ndarray, shape (n_samples, members * latent_dim)
         Latent means of the training rows.
     projection_ : ndarray or None
         The space HDBSCAN clustered when a projection was used.
@@ -175,6 +180,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         learning_rate: float = 1e-3,
         noise_std: float = 0.0,
         scaling: str = "auto",
+        members: int = 1,
         projection: str | None = "auto",
         n_components: int = 2,
         n_neighbors: int | str = "auto",
@@ -196,6 +202,7 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.noise_std = noise_std
         self.scaling = scaling
+        self.members = members
         self.projection = projection
         self.n_components = n_components
         self.n_neighbors = n_neighbors
@@ -312,6 +319,8 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     def _check_params(self) -> None:
         if not _is_int(self.latent_dim) or self.latent_dim < 1:
             raise ValueError(f"Expected latent_dim >= 1. Received: latent_dim={self.latent_dim!r}")
+        if not _is_int(self.members) or self.members < 1:
+            raise ValueError(f"Expected members >= 1. Received: members={self.members!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if value != "auto" and (not _is_int(value) or value < 1):

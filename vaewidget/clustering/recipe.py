@@ -35,7 +35,7 @@ def build_model(arr: np.ndarray, params: dict[str, Any], seed: int | None = None
         arr, latent_dim=int(params["latent_dim"]), hidden_units=tuple(params["hidden_units"]),
         beta=float(params["beta"]), kl_warmup_epochs=int(params["kl_warmup_epochs"]),
         noise_std=float(params["noise_std"]), seed=seed, scaling=params["scaling"],
-        **model_options,
+        members=int(params["members"]), **model_options,
     )
 
 

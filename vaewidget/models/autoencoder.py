@@ -9,7 +9,7 @@ import numpy as np
 from keras import ops
 
 from vaewidget.models.base import BaseAutoencoder
-from vaewidget.models.losses import reconstruction_loss, scale_for_replicas
+from vaewidget.models.losses import scale_for_replicas
 
 
 @keras.saving.register_keras_serializable(package="vaewidget")
@@ -48,9 +48,7 @@ class Autoencoder(BaseAutoencoder):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = x if y is None else y
         batch = ops.shape(target)[0]  # weights as Keras weights `loss`
-        recon = self._batch_mean(
-            reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction), sample_weight
-        )
+        recon = self._reconstruction_term(target, y_pred["reconstruction"], sample_weight)
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
         return scale_for_replicas(recon + self._regularization(batch) + self._weights_guard())
 

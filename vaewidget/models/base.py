@@ -11,6 +11,7 @@ from keras import ops
 
 from vaewidget._validation import as_float_array
 from vaewidget.models.callbacks import KLWarmup
+from vaewidget.models.losses import reconstruction_loss
 from vaewidget.models.networks import (
     build_decoder,
     build_encoder,
@@ -43,6 +44,7 @@ class BaseAutoencoder(keras.Model):
         l2: float = 0.0,
         noise_std: float = 0.0,
         seed: int | None = None,
+        members: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -62,6 +64,8 @@ class BaseAutoencoder(keras.Model):
             )
         if noise_std < 0:
             raise ValueError(f"Expected noise_std >= 0. Received: noise_std={noise_std}")
+        if isinstance(members, bool) or int(members) != members or members < 1:
+            raise ValueError(f"Expected members to be an integer >= 1. Received: members={members!r}")
         self.preparer = preparer
         self.latent_dim = int(latent_dim)
         self.hidden_units = tuple(int(u) for u in hidden_units)
@@ -72,6 +76,7 @@ class BaseAutoencoder(keras.Model):
         self.l1, self.l2 = float(l1), float(l2)
         self.noise_std = float(noise_std)
         self.seed = seed
+        self.members = int(members)
         self.seed_generator = keras.random.SeedGenerator(seed)
         regularizer = make_regularizer(self.l1, self.l2)
         shapes = dict(
@@ -80,6 +85,7 @@ class BaseAutoencoder(keras.Model):
             conv_filters=self.conv_filters,
             activation=activation,
             regularizer=regularizer,
+            members=self.members,
         )
         self.encoder = build_encoder(
             preparer.input_shape_, self.latent_dim, variational=self.variational, **shapes
@@ -140,6 +146,7 @@ class BaseAutoencoder(keras.Model):
             "l2": self.l2,
             "noise_std": self.noise_std,
             "seed": self.seed,
+            "members": self.members,
         }
 
     @classmethod
@@ -152,9 +159,22 @@ class BaseAutoencoder(keras.Model):
 
     # ------------------------------------------------------------------ training
     @property
+    def code_dim(self) -> int:
+        """Width of the code that :meth:`embed` returns: ``members * latent_dim``."""
+        return self.members * self.latent_dim
+
+    @property
     def reconstruction(self) -> str:
         """The reconstruction loss in use: ``"bce"`` or ``"mse"``."""
         return self.preparer.reconstruction_
+
+    def _reconstruction_term(self, target, output, sample_weight):
+        # The batch mean of the reconstruction loss; with members, the mean over them
+        # (the decoder's output then has a members axis after the rows).
+        if self.members > 1:
+            target = ops.expand_dims(target, 1)
+        per_sample = reconstruction_loss(target, output, self.reconstruction) / self.members
+        return self._batch_mean(per_sample, sample_weight)
 
     def _add_input_noise(self, x, training):
         if training and self.noise_std > 0:
@@ -267,18 +287,24 @@ class BaseAutoencoder(keras.Model):
         if getattr(z, "ndim", None) == 1:
             z = z[None, :]
         z = as_float_array(z, name="z")
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+        if z.ndim != 2 or z.shape[1] != self.code_dim:
             raise ValueError(
-                f"Expected latent points of shape (n, {self.latent_dim}). Received: z.shape={z.shape}"
+                f"Expected latent points of shape (n, {self.code_dim}). Received: z.shape={z.shape}"
             )
+        out = self._decoded(z, batch_size)
+        if self.members > 1:
+            out = out.mean(axis=1)  # the members' mean: each decodes its own part of z
+        return self.preparer.inverse_transform(out)
+
+    def _decoded(self, z: np.ndarray, batch_size: int) -> np.ndarray:
+        # The decoder's output in prepared units (Bernoulli means for "bce").
         sigmoid = self.reconstruction == "bce"
 
         def run(batch):
             out = self.decoder(batch, training=False)
             return ops.sigmoid(out) if sigmoid else out
 
-        out = self._batched(run, z, batch_size)[0]
-        return self.preparer.inverse_transform(out)
+        return self._batched(run, z, batch_size)[0]
 
     def reconstruct(self, x: Any, batch_size: int = 2048) -> np.ndarray:
         """Encode ``x`` to its latent means and decode them back, in original units."""

@@ -34,3 +34,31 @@ class Sampling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="vaewidget")
+class SplitMembers(keras.layers.Layer):
+    """Split the concatenated codes of an ensemble into one code per member.
+
+    Input ``(rows, members * latent_dim)``; output a list of ``members`` arrays of
+    ``(rows, latent_dim)``, in member order.
+
+    Parameters
+    ----------
+    members
+        Number of members whose codes were concatenated.
+    """
+
+    def __init__(self, members: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.members = int(members)
+
+    def call(self, inputs):
+        return ops.split(inputs, self.members, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        width = None if input_shape[-1] is None else input_shape[-1] // self.members
+        return [(*input_shape[:-1], width)] * self.members
+
+    def get_config(self):
+        return {**super().get_config(), "members": self.members}

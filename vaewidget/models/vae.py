@@ -11,7 +11,7 @@ from keras import ops
 from vaewidget.models.base import BaseAutoencoder
 from vaewidget.models.callbacks import KLWarmup
 from vaewidget.models.layers import Sampling
-from vaewidget.models.losses import kl_divergence, reconstruction_loss, scale_for_replicas
+from vaewidget.models.losses import kl_divergence, scale_for_replicas
 
 
 @keras.saving.register_keras_serializable(package="vaewidget")
@@ -55,6 +55,13 @@ class VAE(BaseAutoencoder):
         (a denoising VAE); the target stays clean.
     seed
         Seed for sampling and input noise.
+    members
+        Independent VAEs trained side by side on the same batches (an ensemble;
+        default 1). Each has its own encoder, decoder and ``latent_dim`` code;
+        :meth:`embed` concatenates their latent means (``code_dim = members *
+        latent_dim`` columns), :meth:`decode` averages their outputs, and
+        :meth:`sample` draws each row from one member. The loss and its terms are
+        the members' means, so they read as one VAE's.
 
     Examples
     --------
@@ -145,10 +152,10 @@ class VAE(BaseAutoencoder):
         target = x if y is None else y
         # Weighted by batch size, as Keras weights `loss`, so the epoch means add up.
         batch = ops.shape(target)[0]
-        recon = self._batch_mean(
-            reconstruction_loss(target, y_pred["reconstruction"], self.reconstruction), sample_weight
-        )
-        kl = self._batch_mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]), sample_weight)
+        recon = self._reconstruction_term(target, y_pred["reconstruction"], sample_weight)
+        # KL over the concatenated codes is the members' sum: their mean, like recon.
+        kl = self._batch_mean(kl_divergence(y_pred["z_mean"], y_pred["z_log_var"]) / self.members,
+                              sample_weight)
         weighted_kl = self.beta * self.kl_weight * kl
         total = recon + weighted_kl + self._regularization(batch) + self._weights_guard()
         self.reconstruction_tracker.update_state(recon, sample_weight=batch)
@@ -169,5 +176,11 @@ class VAE(BaseAutoencoder):
         """Draw ``n`` new data points: decode ``z ~ N(0, I)``."""
         if int(n) < 1:
             raise ValueError(f"Expected n >= 1. Received: n={n}")
-        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim))
-        return self.decode(z.astype(np.float32))
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((int(n), self.code_dim)).astype(np.float32)
+        if self.members == 1:
+            return self.decode(z)
+        # An ensemble generates as the mixture of its members: each row from one of them.
+        out = self._decoded(z, 2048)
+        pick = rng.integers(self.members, size=int(n))
+        return self.preparer.inverse_transform(out[np.arange(int(n)), pick])

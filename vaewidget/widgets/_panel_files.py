@@ -64,12 +64,15 @@ class FilesMixin:
             self.status.add(f"Did not load {_name or path}: {message(err)}", "error")
             return
         before = (self.model, self._kind, self.trainer, self._past, self._model_options,
-                  self.controls.values())
+                  self._passthrough, self.controls.values())
         try:
             self.model, self._kind, self.trainer, self._past = model, type(model), None, history
+            # Reset rebuilds a model like the loaded one: as many members.
+            self._passthrough = {**self._passthrough, "members": int(model.members)}
             self._redisplay(values, recon)
         except Exception as err:  # put everything back: a load is all or nothing
-            self.model, self._kind, self.trainer, self._past, self._model_options, old = before
+            (self.model, self._kind, self.trainer, self._past, self._model_options,
+             self._passthrough, old) = before
             self._redisplay(old, None)
             self.status.add(f"Did not load {_name or path}: {message(err)}", "error")
             return

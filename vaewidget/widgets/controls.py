@@ -10,7 +10,8 @@ import ipywidgets as widgets
 # Options the panel passes to ``VAE.from_data``: shown as controls, or passed through.
 MODEL_CONTROLS = ("architecture", "latent_dim", "hidden_units", "reconstruction", "beta",
                   "kl_warmup_epochs")
-MODEL_PASSTHROUGH = ("scaling", "conv_filters", "activation", "l1", "l2", "noise_std", "seed")
+MODEL_PASSTHROUGH = ("scaling", "conv_filters", "activation", "l1", "l2", "noise_std", "seed",
+                     "members")
 TRAIN_CONTROLS = ("learning_rate", "batch_size", "epochs", "validation_split")
 # Changing one of these needs new weights (Reset); the others apply to the next run.
 STRUCTURAL = ("architecture", "latent_dim", "hidden_units", "reconstruction")
@@ -36,10 +37,11 @@ def rule_defaults(x: Any, options: dict[str, Any]) -> tuple[dict[str, Any], dict
     size = given.get("batch_size")
     if not (isinstance(size, numbers.Integral) and size >= 1):
         given.pop("batch_size", None)  # a bad value is reported by check_values
-    params = resolve_model({k: v for k, v in given.items() if k in ("scaling", "batch_size")}, x)
+    rule_keys = ("scaling", "batch_size", "members")
+    params = resolve_model({k: v for k, v in given.items() if k in rule_keys}, x)
     controls = {**FIXED_DEFAULTS, **{k: params[k] for k in
                                      (*MODEL_CONTROLS, *TRAIN_CONTROLS) if k in params}}
-    return controls, {"scaling": params["scaling"], "noise_std": params["noise_std"]}
+    return controls, {k: params[k] for k in ("scaling", "noise_std", "members")}
 
 
 _STYLE = {"description_width": "130px"}

@@ -312,7 +312,7 @@ class VAEPanel(FilesMixin, ViewMixin):
             options = {k: v for k, v in options.items() if k not in VAE_ONLY}
             return self._kind.from_data(self.x, **options, **self._passthrough)
         extra = dict(self._passthrough)
-        params = {**options, "scaling": extra.pop("scaling"), "noise_std": extra.pop("noise_std")}
+        params = {**options, **{k: extra.pop(k) for k in ("scaling", "noise_std", "members")}}
         return recipe.build_model(self.x, params, extra.pop("seed", None),
                                   architecture=options["architecture"],
                                   reconstruction=options["reconstruction"], **extra)

@@ -153,7 +153,7 @@ class ClusterViewer(ShowMixin, PickMixin, ExploreMixin, WatchMixin):
             base["projection"] = SPACES[space]
         self.pipeline = ClusterPipeline.from_params(base, max_fit=max_fit,
                                                     random_state=self.random_state)
-        opts = self.pipeline.resolve(n, self.model.latent_dim)
+        opts = self.pipeline.resolve(n, self.model.code_dim)
         mcs_max = int(max(50, min(n // 2, 5000), int(opts["min_cluster_size"])))
         self.labels_true = None
         if labels is not None:
