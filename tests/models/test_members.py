@@ -1,0 +1,128 @@
+"""Ensembles (``members > 1``): independent towers, the members' mean loss, saving, every door."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from vaewidget import VAEClusterer, VAEPanel
+from vaewidget.clustering import _defaults
+from vaewidget.models import VAE, Autoencoder
+
+
+@pytest.fixture(scope="module")
+def ensemble(tiny_data):
+    x = tiny_data[0]
+    model = VAE.from_data(x, latent_dim=3, hidden_units=(16,), seed=0, members=2)
+    model.compile()
+    model.fit(model.prepare(x), epochs=2, batch_size=50, verbose=0)
+    return model, x
+
+
+def test_code_is_the_members_codes_side_by_side(ensemble):
+    model, x = ensemble
+    z_mean, z_log_var = model.encode(x)
+    assert model.code_dim == 6 and z_mean.shape == z_log_var.shape == (len(x), 6)
+    np.testing.assert_array_equal(model.embed(x), z_mean)
+    assert model.decode(z_mean).shape == x.shape == model.reconstruct(x).shape
+    assert np.isfinite(model.sample(7, seed=0)).all() and model.sample(7, seed=0).shape == (7, 12)
+    np.testing.assert_array_equal(model.sample(5, seed=1), model.sample(5, seed=1))
+
+
+def test_members_are_independent_networks(tiny_data):
+    x = tiny_data[0]
+    model = VAE.from_data(x, latent_dim=3, hidden_units=(16,), seed=0, members=2)
+    before = model.embed(x)
+    # Different initial weights: the two members' codes differ.
+    assert not np.allclose(before[:, :3], before[:, 3:])
+    # Changing member 1's weights leaves member 0's code exactly as it was.
+    for layer in model.encoder.layers:
+        if layer.name.startswith("m1_") and layer.weights:
+            layer.set_weights([w * 2.0 for w in layer.get_weights()])
+    after = model.embed(x)
+    np.testing.assert_array_equal(after[:, :3], before[:, :3])
+    assert not np.allclose(after[:, 3:], before[:, 3:])
+
+
+def test_loss_is_the_members_mean(tiny_data):
+    # A deterministic model (no sampling), so the loss can be recomputed by hand.
+    x = tiny_data[0]
+    model = Autoencoder.from_data(x, latent_dim=2, hidden_units=(8,), seed=0, members=3)
+    model.compile()
+    prepared = model.prepare(x)
+    logs = model.evaluate(prepared, batch_size=len(x), verbose=0, return_dict=True)
+    out = keras.ops.convert_to_numpy(model.decoder(model.embed(x)))
+    assert out.shape == (len(x), 3, 12)
+    per_member = [0.5 * ((prepared - out[:, k]) ** 2).sum(axis=1).mean() for k in range(3)]
+    assert len(set(np.round(per_member, 4))) == 3  # the members really differ
+    np.testing.assert_allclose(logs["loss"], np.mean(per_member), rtol=1e-4)
+
+
+def test_kl_term_is_the_members_mean(ensemble):
+    model, x = ensemble
+    prepared = model.prepare(x)
+    logs = model.evaluate(prepared, batch_size=len(x), verbose=0, return_dict=True)
+    mean, log_var = model.encode(x)
+    kl = 0.5 * (mean**2 + np.exp(log_var) - log_var - 1)
+    per_member = [kl[:, k * 3:(k + 1) * 3].sum(axis=1).mean() for k in range(2)]
+    np.testing.assert_allclose(logs["kl_loss"], np.mean(per_member), rtol=1e-4)
+
+
+def test_ensemble_round_trips_through_a_file(ensemble, tmp_path):
+    model, x = ensemble
+    model.save(tmp_path / "e.keras")
+    loaded = keras.saving.load_model(tmp_path / "e.keras", safe_mode=True)
+    assert loaded.members == 2 and loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.embed(x), model.embed(x))
+    np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
+
+
+def test_conv_ensemble_on_images(digits_images):
+    x = digits_images[0][:128]
+    model = VAE.from_data(x, latent_dim=2, hidden_units=(8,), conv_filters=(4,), seed=0, members=2)
+    model.compile()
+    model.fit(model.prepare(x), epochs=1, batch_size=64, verbose=0)
+    assert model.embed(x).shape == (128, 4)
+    assert model.reconstruct(x).shape == x.shape
+    assert model.decode(np.zeros(4, np.float32)).shape == (1, *x.shape[1:])
+
+
+@pytest.mark.parametrize("members", [0, -1, 1.5, True, "3"])
+def test_bad_members_are_refused(tiny_data, members):
+    x = tiny_data[0]
+    with pytest.raises(ValueError, match=r"Expected members .*Received: members="):
+        VAE.from_data(x, latent_dim=2, hidden_units=(8,), members=members)
+
+
+def test_estimator_refuses_bad_members_and_keeps_its_fit(tiny_data):
+    x = tiny_data[0]
+    est = VAEClusterer(latent_dim=2, hidden_units=(8,), epochs=2, random_state=0).fit(x)
+    labels = est.labels_.copy()
+    est.set_params(members=0)
+    with pytest.raises(ValueError, match=r"Expected members >= 1\. Received: members=0"):
+        est.fit(x)
+    np.testing.assert_array_equal(est.labels_, labels)
+    assert est.model_.members == 1
+
+
+def test_auto_epochs_share_one_vaes_step_budget(digits):
+    x = digits[0]  # 1,797 rows: 29 batches of 64
+    one, three = _defaults.resolve({}, x), _defaults.resolve({"members": 3}, x)
+    assert one["epochs"] == round(_defaults.TARGET_STEPS / 29) == 41
+    assert three["epochs"] == round(_defaults.TARGET_STEPS / 3 / 29) == 14
+    small = x[:150]  # capped at MAX_EPOCHS either way: every member trains as long as one VAE
+    assert _defaults.resolve({"members": 3}, small)["epochs"] == _defaults.MAX_EPOCHS
+
+
+def test_estimator_and_panel_build_the_same_ensemble(tiny_data):
+    x = tiny_data[0]
+    est = VAEClusterer(latent_dim=2, hidden_units=(8,), epochs=2, members=2, random_state=0).fit(x)
+    assert est.model_.members == 2 and est.embedding_.shape == (len(x), 4)
+    panel = VAEPanel(x, members=2, seed=0)
+    try:
+        assert panel.model.members == 2
+        assert panel.controls.train_options()["epochs"] == _defaults.resolve(
+            {"members": 2}, x)["epochs"]
+    finally:
+        panel.close()
