@@ -75,7 +75,8 @@ def test_fitted_attributes(fitted):
     assert est.labels_.min() >= -1
     assert est.n_clusters_ == len(set(est.labels_) - {-1})
     assert est.probabilities_.shape == (n,) and est.outlier_scores_.shape == (n,)
-    assert est.embedding_.shape == (n, 2)
+    assert est.model_.members == 3  # the default ensemble: three 2-D codes side by side
+    assert est.embedding_.shape == (n, 6)
     assert est.projector_ is None and est.projection_ is None
     assert est.n_features_in_ == 6
     assert len(est.history_["loss"]) == 3
@@ -121,7 +122,7 @@ def test_image_input_uses_a_conv_model():
     images, _ = load_digits(images=True)
     est = VAEClusterer(**{**TINY, "epochs": 1}).fit(images[:100])
     assert est.model_.architecture_ == "conv"
-    assert est.transform(images[:7]).shape == (7, 2)
+    assert est.transform(images[:7]).shape == (7, 6)
     assert est.n_features_in_ == 64
 
 

@@ -103,12 +103,12 @@ def test_estimator_refuses_bad_members_and_keeps_its_fit(tiny_data):
     with pytest.raises(ValueError, match=r"Expected members >= 1\. Received: members=0"):
         est.fit(x)
     np.testing.assert_array_equal(est.labels_, labels)
-    assert est.model_.members == 1
+    assert est.model_.members == _defaults.ENSEMBLE == 3
 
 
 def test_auto_epochs_share_one_vaes_step_budget(digits):
     x = digits[0]  # 1,797 rows: 29 batches of 64
-    one, three = _defaults.resolve({}, x), _defaults.resolve({"members": 3}, x)
+    one, three = _defaults.resolve({"members": 1}, x), _defaults.resolve({}, x)
     assert one["epochs"] == round(_defaults.TARGET_STEPS / 29) == 41
     assert three["epochs"] == round(_defaults.TARGET_STEPS / 3 / 29) == 14
     small = x[:150]  # capped at MAX_EPOCHS either way: every member trains as long as one VAE

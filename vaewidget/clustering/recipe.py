@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from vaewidget.clustering import _defaults
-
 
 def build_model(arr: np.ndarray, params: dict[str, Any], seed: int | None = None,
                 **model_options: Any) -> Any:
@@ -39,12 +37,16 @@ def build_model(arr: np.ndarray, params: dict[str, Any], seed: int | None = None
     )
 
 
-def compile_model(model: Any, n_rows: int, params: dict[str, Any]) -> None:
-    """Compile with Adam at ``params["learning_rate"]``; short trainings run eagerly."""
+def compile_model(model: Any, params: dict[str, Any]) -> None:
+    """Compile with Adam at ``params["learning_rate"]``.
+
+    The training step is always traced (compiled): run eagerly, a step of the default
+    network cost 3-7 times as much even on 50-200-step trainings, and tracing was
+    repaid from about 10 steps (``benchmarks/eager.py``).
+    """
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(float(params["learning_rate"])),
-                  run_eagerly=_defaults.train_eagerly(n_rows, params))
+    model.compile(optimizer=keras.optimizers.Adam(float(params["learning_rate"])))
 
 
 def trainer_options(params: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def train_model(model: Any, arr: np.ndarray, params: dict[str, Any], *, verbose:
     """
     from vaewidget.training import Trainer
 
-    compile_model(model, len(arr), params)
+    compile_model(model, params)
     trainer = Trainer(model, arr, batch_rate=None, **trainer_options(params))
     if verbose:
         total = trainer.epochs

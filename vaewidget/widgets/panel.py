@@ -383,7 +383,7 @@ class VAEPanel(FilesMixin, ViewMixin):
         from vaewidget.training import Trainer
 
         if getattr(self.model, "optimizer", None) is None:
-            recipe.compile_model(self.model, len(self.x), train)  # as VAEClusterer does
+            recipe.compile_model(self.model, train)  # as VAEClusterer does
         trainer = Trainer(self.model, self.x, batch_rate=10.0, **train)
         trainer.on_batch(self._on_batch)
         trainer.on_epoch(self._on_epoch)
