@@ -260,7 +260,7 @@ def test_posterior_latent_scaling_is_kept_for_new_rows(tiny_data):
     est = VAEClusterer(latent_dim=3, hidden_units=(16,), epochs=2, projection=None,
                        latent_scaling="posterior", random_state=0).fit(x)
     assert est.params_["latent_scaling"] == "posterior"
-    assert est.result_.scale.shape == (3,) and (est.result_.scale > 0).all()
+    assert est.result_.scale.shape == (9,) and (est.result_.scale > 0).all()  # 3 members x 3
     # the training rows, predicted again, land in their own clusters: the same weights
     core = est.probabilities_ > 0
     assert np.mean(est.predict(x)[core] == est.labels_[core]) > 0.9

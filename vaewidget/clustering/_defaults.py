@@ -27,7 +27,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "noise_std": 0.0,
     "scaling": "auto",
     # Three VAEs side by side from different initial weights, their latent means
-    # concatenated: the suite's mean ARI 0.485 -> 0.519 and 10 -> 12 of 16 sets within the
+    # concatenated: the suite's mean ARI 0.485 -> 0.514 and 10 -> 11 of 16 sets within the
     # UMAP + HDBSCAN anchor, at about one VAE's training cost (benchmarks/README.md).
     "members": ENSEMBLE,
 }

@@ -125,8 +125,8 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
       codes of a table's classes together: on the suite's tables it lost up to 0.5
       ARI against 0.01 (``docs/clustering-decisions.md``);
     * ``members``: 3 VAEs trained side by side, their 32-D latent means concatenated
-      (96 columns). On the suite the ensemble raised the mean ARI from 0.485 to 0.519
-      and kept 12 of 16 sets within the UMAP + HDBSCAN anchor (one VAE: 10), but it
+      (96 columns). On the suite the ensemble raised the mean ARI from 0.485 to 0.514
+      and kept 11 of 16 sets within the UMAP + HDBSCAN anchor (one VAE: 10), but it
       lost on digits (0.83 against 0.89 over 9 seeds); ``members=1`` trains one VAE;
     * ``batch_size``: the power of two nearest ``n_samples / 30``, within [32, 256];
     * ``epochs``: enough for about 1,200 gradient steps shared among the members

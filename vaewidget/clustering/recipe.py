@@ -40,8 +40,8 @@ def build_model(arr: np.ndarray, params: dict[str, Any], seed: int | None = None
 def compile_model(model: Any, params: dict[str, Any]) -> None:
     """Compile with Adam at ``params["learning_rate"]``.
 
-    The training step is always traced (compiled): run eagerly, a step of the default
-    network cost 3-7 times as much even on 50-200-step trainings, and tracing was
+    The training step is always traced (compiled): run eagerly, the default network
+    cost 2.4-6.7 times as much on 50-200-step trainings, and tracing was
     repaid from about 10 steps (``benchmarks/eager.py``).
     """
     import keras
