@@ -119,9 +119,10 @@ def test_estimator_and_panel_build_the_same_ensemble(tiny_data):
     x = tiny_data[0]
     est = VAEClusterer(latent_dim=2, hidden_units=(8,), epochs=2, members=2, random_state=0).fit(x)
     assert est.model_.members == 2 and est.embedding_.shape == (len(x), 4)
-    panel = VAEPanel(x, members=2, seed=0)
+    panel = VAEPanel(x, members=2, seed=0, latent_dim=2, hidden_units=(8,))
     try:
         assert panel.model.members == 2
+        assert "2 VAEs side by side, a 2-D code each (4 columns)" in panel.data_box.value
         assert panel.controls.train_options()["epochs"] == _defaults.resolve(
             {"members": 2}, x)["epochs"]
     finally:

@@ -15,8 +15,9 @@ STATE_COLOURS = {
 LEVEL_COLOURS = {"info": "#333", "warning": "#9a6700", "error": "#cf222e"}
 
 
-def summary_html(summary: dict[str, Any], n_rows: int, n_labels: int | None) -> str:
-    """The data box: shape, kind, value range, scaling and why."""
+def summary_html(summary: dict[str, Any], n_rows: int, n_labels: int | None,
+                 model: Any = None) -> str:
+    """The data box: shape, kind, value range, scaling and why; and the model's code."""
     lo, hi = summary["value range"]
     rows = [
         ("rows", f"{n_rows:,}"),
@@ -29,6 +30,12 @@ def summary_html(summary: dict[str, Any], n_rows: int, n_labels: int | None) -> 
     ]
     if n_labels is not None:
         rows.append(("labels", f"{n_labels} classes (for the cluster viewer)"))
+    if model is not None:
+        kind = type(model).__name__
+        members = int(getattr(model, "members", 1))
+        rows.append(("model", f"{members} {kind}s side by side, a {model.latent_dim}-D code "
+                              f"each ({model.code_dim} columns)" if members > 1
+                     else f"one {kind}, a {model.latent_dim}-D code"))
     body = "".join(
         f"<tr><td style='padding-right:8px;color:#666'>{k}</td><td>{html.escape(v)}</td></tr>"
         for k, v in rows

@@ -170,7 +170,7 @@ class VAEPanel(FilesMixin, ViewMixin):
 
     def _summary(self) -> str:
         n_labels = None if self.labels is None else len(np.unique(self.labels))
-        return summary_html(self.model.preparer.summary(), len(self.x), n_labels)
+        return summary_html(self.model.preparer.summary(), len(self.x), n_labels, self.model)
 
     # ------------------------------------------------------------------ public API
     @property
