@@ -88,11 +88,19 @@ def test_conv_ensemble_on_images(digits_images):
     assert model.decode(np.zeros(4, np.float32)).shape == (1, *x.shape[1:])
 
 
-@pytest.mark.parametrize("members", [0, -1, 1.5, True, "3"])
+@pytest.mark.parametrize("members", [0, -1, 1.5, 2.0, True, "3", None])
 def test_bad_members_are_refused(tiny_data, members):
     x = tiny_data[0]
     with pytest.raises(ValueError, match=r"Expected members .*Received: members="):
         VAE.from_data(x, latent_dim=2, hidden_units=(8,), members=members)
+    with pytest.raises(ValueError, match=r"Expected members .*Received: members="):
+        _defaults.resolve({"members": members}, x)
+
+
+def test_panel_refuses_bad_members(tiny_data):
+    with pytest.raises(ValueError, match=r"Expected members to be an integer >= 1\. "
+                                         r"Received: members=0"):
+        VAEPanel(tiny_data[0], members=0)
 
 
 def test_estimator_refuses_bad_members_and_keeps_its_fit(tiny_data):

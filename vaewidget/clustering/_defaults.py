@@ -9,6 +9,7 @@ enter the rule; labels never do. docs/clustering.md states the rule in words.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,9 @@ def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     """
     n = int(arr.shape[0])
     out = {**MODEL_DEFAULTS, **params}
+    members = out["members"]
+    if isinstance(members, bool) or not isinstance(members, numbers.Integral) or members < 1:
+        raise ValueError(f"Expected members to be an integer >= 1. Received: members={members!r}")
     # scaling "auto" stays "auto": DataPreparer's rule decides from the values (intensities
     # and images: one global min-max to [0, 1], Bernoulli loss; other tables: standardized
     # per column, Gaussian loss).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,7 +65,7 @@ class BaseAutoencoder(keras.Model):
             )
         if noise_std < 0:
             raise ValueError(f"Expected noise_std >= 0. Received: noise_std={noise_std}")
-        if isinstance(members, bool) or int(members) != members or members < 1:
+        if isinstance(members, bool) or not isinstance(members, numbers.Integral) or members < 1:
             raise ValueError(f"Expected members to be an integer >= 1. Received: members={members!r}")
         self.preparer = preparer
         self.latent_dim = int(latent_dim)
