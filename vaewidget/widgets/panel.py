@@ -109,8 +109,8 @@ class VAEPanel(FilesMixin, ViewMixin):
     True
     >>> panel.state, len(panel.history["loss"])
     ('finished', 2)
-    >>> panel.model.embed(x[:5]).shape        # continue in code with the trained model
-    (5, 2)
+    >>> panel.model.embed(x[:5]).shape        # three members' 2-D codes, side by side
+    (5, 6)
     >>> panel.close()
     """
 
