@@ -9,6 +9,7 @@ carry the phrases scikit-learn's ``check_estimator`` looks for ("n_samples=1",
 from __future__ import annotations
 
 import datetime
+import numbers
 import os
 from typing import Any
 
@@ -27,6 +28,13 @@ class NonNumericDataError(ValueError, TypeError):
     A ``ValueError`` like every other bad-input error in vaewidget, and also a
     ``TypeError``, which is what NumPy and scikit-learn raise for the same thing.
     """
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int, or ``ValueError`` unless it is an integer >= 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"Expected an integer {name} >= 1. Received: {name}={value!r}")
+    return int(value)
 
 
 def as_float_array(x: Any, *, name: str = "x", min_rows: int = 1) -> np.ndarray:

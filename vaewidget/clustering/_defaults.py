@@ -9,10 +9,11 @@ enter the rule; labels never do. docs/clustering.md states the rule in words.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
+
+from vaewidget._validation import positive_int
 
 #: VAEs in the default ensemble (see MODEL_DEFAULTS).
 ENSEMBLE = 3
@@ -98,9 +99,7 @@ def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     """
     n = int(arr.shape[0])
     out = {**MODEL_DEFAULTS, **params}
-    members = out["members"]
-    if isinstance(members, bool) or not isinstance(members, numbers.Integral) or members < 1:
-        raise ValueError(f"Expected members to be an integer >= 1. Received: members={members!r}")
+    out["members"] = positive_int("members", out["members"])
     # scaling "auto" stays "auto": DataPreparer's rule decides from the values (intensities
     # and images: one global min-max to [0, 1], Bernoulli loss; other tables: standardized
     # per column, Gaussian loss).
@@ -110,7 +109,7 @@ def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
         out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))
     batches = max(1, math.ceil(n / out["batch_size"]))
     if out["epochs"] == "auto":
-        steps = TARGET_STEPS / int(out["members"])
+        steps = TARGET_STEPS / out["members"]
         out["epochs"] = int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(steps / batches))))
     return out
 

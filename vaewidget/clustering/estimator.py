@@ -321,8 +321,6 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     def _check_params(self) -> None:
         if not _is_int(self.latent_dim) or self.latent_dim < 1:
             raise ValueError(f"Expected latent_dim >= 1. Received: latent_dim={self.latent_dim!r}")
-        if not _is_int(self.members) or self.members < 1:
-            raise ValueError(f"Expected members >= 1. Received: members={self.members!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if value != "auto" and (not _is_int(value) or value < 1):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vaewidget._validation import as_float_array
+from vaewidget._validation import as_float_array, positive_int
 from vaewidget.models.callbacks import KLWarmup
 from vaewidget.models.losses import reconstruction_loss
 from vaewidget.models.networks import (
@@ -65,8 +64,6 @@ class BaseAutoencoder(keras.Model):
             )
         if noise_std < 0:
             raise ValueError(f"Expected noise_std >= 0. Received: noise_std={noise_std}")
-        if isinstance(members, bool) or not isinstance(members, numbers.Integral) or members < 1:
-            raise ValueError(f"Expected members to be an integer >= 1. Received: members={members!r}")
         self.preparer = preparer
         self.latent_dim = int(latent_dim)
         self.hidden_units = tuple(int(u) for u in hidden_units)
@@ -77,7 +74,7 @@ class BaseAutoencoder(keras.Model):
         self.l1, self.l2 = float(l1), float(l2)
         self.noise_std = float(noise_std)
         self.seed = seed
-        self.members = int(members)
+        self.members = positive_int("members", members)
         self.seed_generator = keras.random.SeedGenerator(seed)
         regularizer = make_regularizer(self.l1, self.l2)
         shapes = dict(

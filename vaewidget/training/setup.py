@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from vaewidget._validation import positive_int
 from vaewidget.training.checkpoints import read_record
 
 _UNSET = object()
-
-
-def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"Expected an integer {name} >= 1. Received: {name}={value!r}")
-    return int(value)
 
 
 def check_options(

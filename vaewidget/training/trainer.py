@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 
+from vaewidget._validation import positive_int
 from vaewidget.progress import KerasProgress, check_progress
 from vaewidget.training._tf_memory import forget_allreduce_gradients
 from vaewidget.training.callbacks import TrainerCallback, forget_skip
@@ -23,7 +24,7 @@ from vaewidget.training.execution import (
 )
 from vaewidget.training.finite import model_nonfinite
 from vaewidget.training.records import HistoryRecorder, LiveHyperparameters, current_values
-from vaewidget.training.setup import check_options, load_checkpoint, positive_int, split_data
+from vaewidget.training.setup import check_options, load_checkpoint, split_data
 from vaewidget.training.state import (
     ACTIVE,
     STARTABLE,
