@@ -97,11 +97,13 @@ print("{mark}" + _json.dumps({{"clusters_s": _time.time() - _t0,
 BARE = """
 import json as _json, time as _time
 import keras
-from vaewidget import VAE
+from vaewidget.clustering import _defaults, recipe
 from vaewidget.datasets import load_digits
 x, y = load_digits(images=True)
-model = VAE.from_data(x, latent_dim=2)
-model.compile(optimizer=keras.optimizers.Adam(1e-3))
+# The model the panel resolves for these data (the default rule: three VAEs side by side).
+params = _defaults.resolve({{}}, x)
+model = recipe.build_model(x, params, 0)
+recipe.compile_model(model, params)
 _marks = {{}}
 
 class _First(keras.callbacks.Callback):
@@ -109,7 +111,8 @@ class _First(keras.callbacks.Callback):
         _marks["first_point"] = _time.time()
         self.model.stop_training = True
 
-model.fit(model.prepare(x), epochs=1, batch_size=64, verbose=0, callbacks=[_First()])
+model.fit(model.prepare(x), epochs=1, batch_size=params["batch_size"], verbose=0,
+          callbacks=[_First()])
 print("{mark}" + _json.dumps(_marks))
 """
 
