@@ -12,8 +12,15 @@ from vaewidget.clustering import VAEClusterer
 
 TINY = dict(epochs=3, latent_dim=2, hidden_units=(16,), projection=None, random_state=0)
 
-#: Checks of scikit-learn's suite that VAEClusterer does not pass, and why. None today.
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+#: Checks of scikit-learn's suite that VAEClusterer may fail, and why. The ensemble's
+#: code (3 members x 2) is wider than the map, so these 20-row checks go through UMAP, whose
+#: ``transform`` lays out new rows together: a row's predicted label can depend on the
+#: other rows predicted with it. They failed on one CPU type and passed on another.
+_UMAP_BATCH = "UMAP's transform places the predicted rows together, not one by one"
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_methods_sample_order_invariance": _UMAP_BATCH,
+    "check_methods_subset_invariance": _UMAP_BATCH,
+}
 
 #: Checks left out of the run, and why. scikit-learn itself skips check_array_api_input
 #: unless SCIPY_ARRAY_API=1 is set (VAEClusterer takes numpy-convertible input only), and
@@ -32,7 +39,15 @@ _SUITE = list(
         mark="xfail",
     )
 )
-_RUN = [(est, check) for est, check in _SUITE if _check_name(check) not in NOT_RUN]
+
+
+def _check_of(item) -> object:
+    # An expected failure comes as a pytest.param (values and an xfail mark), the rest as
+    # (estimator, check) tuples.
+    return (item.values if hasattr(item, "marks") else item)[1]
+
+
+_RUN = [item for item in _SUITE if _check_name(_check_of(item)) not in NOT_RUN]
 
 
 def _blobs(n=120, features=6, seed=0):
@@ -49,14 +64,15 @@ def fitted():
 # --------------------------------------------------------------- the sklearn suite
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "estimator, check", _RUN, ids=[_check_name(check) for _, check in _RUN]
+    "estimator, check", _RUN, ids=[_check_name(_check_of(item)) for item in _RUN]
 )
 def test_sklearn_check_estimator(estimator, check):
     check(estimator)
 
 
 def test_checks_left_out_exist_in_the_suite():
-    names = {_check_name(check) for _, check in _SUITE}
+    names = {_check_name(_check_of(item)) for item in _SUITE}
+    assert set(EXPECTED_FAILED_CHECKS) <= names
     assert set(NOT_RUN) <= names
     assert len(_RUN) == len(_SUITE) - len(NOT_RUN) and len(_RUN) > 30
 
