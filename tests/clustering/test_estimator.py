@@ -12,15 +12,10 @@ from vaewidget.clustering import VAEClusterer
 
 TINY = dict(epochs=3, latent_dim=2, hidden_units=(16,), projection=None, random_state=0)
 
-#: Checks of scikit-learn's suite that VAEClusterer may fail, and why. The ensemble's
-#: code (3 members x 2) is wider than the map, so these 20-row checks go through UMAP, whose
-#: ``transform`` lays out new rows together: a row's predicted label can depend on the
-#: other rows predicted with it. They failed on one CPU type and passed on another.
-_UMAP_BATCH = "UMAP's transform places the predicted rows together, not one by one"
-EXPECTED_FAILED_CHECKS: dict[str, str] = {
-    "check_methods_sample_order_invariance": _UMAP_BATCH,
-    "check_methods_subset_invariance": _UMAP_BATCH,
-}
+#: Checks of scikit-learn's suite that VAEClusterer does not pass, and why. None today:
+#: ``predict`` places each new row on the UMAP map by itself (``place_rows``), so the
+#: order- and subset-invariance checks hold even when the 20-row checks go through UMAP.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 #: Checks left out of the run, and why. scikit-learn itself skips check_array_api_input
 #: unless SCIPY_ARRAY_API=1 is set (VAEClusterer takes numpy-convertible input only), and

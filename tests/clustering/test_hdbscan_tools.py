@@ -72,3 +72,47 @@ def test_score_clustering_counts_noise_as_its_own_label():
     assert np.isnan(score_clustering(y, [-1] * 6)["ari_clustered"])
     with pytest.raises(ValueError, match="Expected labels of the same length"):
         score_clustering(y, y[:3])
+
+
+def test_place_rows_puts_each_row_by_itself_near_umaps_own_transform(blobs):
+    from vaewidget.clustering.hdbscan_tools import place_rows
+
+    x, y = blobs
+    train, new = x[:240], x[240:]
+    umap_ = make_projector("umap", 2, random_state=0, n_neighbors=15)
+    space = umap_.fit_transform(train)
+    placed = place_rows(umap_, new)
+    assert placed.shape == (60, 2) and placed.dtype == np.float32
+    # a row's position is its own: the same in any batch, in any order
+    order = np.random.default_rng(0).permutation(60)
+    np.testing.assert_allclose(place_rows(umap_, new[order]), placed[order], atol=1e-5)
+    np.testing.assert_allclose(place_rows(umap_, new[7:8])[0], placed[7], atol=1e-5)
+    # ... where UMAP's transform starts: beside the training rows of its own blob
+    centres = np.stack([space[y[:240] == k].mean(axis=0) for k in range(3)])
+    nearest = np.argmin(((placed[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_array_equal(nearest, y[240:])
+    spread = np.median(np.linalg.norm(space - space.mean(axis=0), axis=1))
+    gap = np.linalg.norm(placed - np.asarray(umap_.transform(new)), axis=1)
+    assert np.median(gap) < 0.1 * spread
+    # PCA is linear: its own transform, row by row already
+    pca = make_projector("pca", 2, random_state=0).fit(train)
+    np.testing.assert_allclose(place_rows(pca, new), pca.transform(new), rtol=1e-5, atol=1e-5)
+
+
+def test_prediction_uses_the_clusters_of_labels():
+    # hdbscan picks the clusters of labels_ and of its prediction data by two routines that
+    # can disagree (here through cluster_selection_epsilon, hdbscan PR #586; on a workshop
+    # table with epsilon 0 they did too): training rows predicted again then got other ids.
+    import hdbscan
+
+    from vaewidget.clustering.large import approximate_predict_batched
+
+    x, _ = make_blobs(100, n_features=8, centers=10, random_state=42)
+    fitted = fit_hdbscan(x, min_cluster_size=5, cluster_selection_epsilon=12.0)
+    assert fitted.labels_.max() + 1 == 7
+    raw = hdbscan.HDBSCAN(min_cluster_size=5, cluster_selection_epsilon=12.0,
+                          prediction_data=True).fit(x)
+    assert np.mean(hdbscan.approximate_predict(raw, x)[0] == raw.labels_) < 0.9  # the bug
+    np.testing.assert_array_equal(hdbscan.approximate_predict(fitted, x)[0], fitted.labels_)
+    np.testing.assert_array_equal(approximate_predict_batched(fitted, x)[0], fitted.labels_)
+    assert len(fitted.exemplars_) == 7

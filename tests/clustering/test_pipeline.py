@@ -102,6 +102,24 @@ def test_predict_labels_new_codes_in_the_fitted_clusters():
         pipe.predict(result, z[:, :2])
 
 
+@pytest.mark.slow  # UMAP's first use in a process compiles numba code
+def test_predict_through_umap_labels_each_row_by_itself():
+    z, y = _blobs(n_per=60, dims=6)
+    new, _ = _blobs(n_per=10, dims=6, seed=1)
+    pipe = ClusterPipeline(projection="umap", random_state=0)
+    result = pipe.fit_latent(z)
+    assert result.projector is not None and result.n_clusters == 3
+    labels, strengths = pipe.predict(result, new)
+    order = np.random.default_rng(0).permutation(len(new))
+    np.testing.assert_array_equal(pipe.predict(result, new[order])[0], labels[order])
+    one_by_one = np.concatenate([pipe.predict(result, row[None])[0] for row in new[:6]])
+    np.testing.assert_array_equal(one_by_one, labels[:6])
+    # new rows from each blob take the cluster of that blob's training rows
+    blob_cluster = [np.bincount(result.labels[y == k]).argmax() for k in range(3)]
+    np.testing.assert_array_equal(labels, np.repeat(blob_cluster, 10))
+    assert (strengths > 0).mean() > 0.8
+
+
 def test_plausibility_notes_say_when_the_result_is_poor():
     z, _ = _blobs()
     pipe = ClusterPipeline(projection=None, random_state=0)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from vaewidget.clustering.hdbscan_tools import fit_hdbscan
+from vaewidget.clustering.hdbscan_tools import fit_hdbscan, place_rows
 from vaewidget.clustering.large import (
     DEFAULT_MAX_FIT,
     approximate_predict_batched,
@@ -238,7 +238,7 @@ def fit_subsample(model: Any, x: Any, *, max_fit: int = DEFAULT_MAX_FIT,
 
 def _label_block(z: np.ndarray, model: Any, threads: int | None) -> np.ndarray:
     clusterer, projector = model
-    space = z if projector is None else np.asarray(projector.transform(z), np.float32)
+    space = z if projector is None else place_rows(projector, z)
     labels, probs, scores = approximate_predict_batched(
         clusterer, space, batch_size=max(len(space), 1), threads=threads)
     return np.column_stack([labels.astype(np.float64), probs, scores])

@@ -57,7 +57,7 @@ def fit_hdbscan(
         raise ValueError(
             f"Expected more rows than min_cluster_size={min_cluster_size}. Received {len(z)} rows."
         )
-    return hdbscan.HDBSCAN(
+    fitted = hdbscan.HDBSCAN(
         min_cluster_size=int(min_cluster_size),
         min_samples=None if min_samples is None else int(min_samples),
         cluster_selection_method=cluster_selection_method,
@@ -65,6 +65,55 @@ def fit_hdbscan(
         prediction_data=prediction_data,
         core_dist_n_jobs=1,  # hdbscan's default 4 forks workers (~200 MB each) above 16,384 rows
     ).fit(z)
+    if prediction_data:
+        _align_prediction_data(fitted)
+    return fitted
+
+
+def _align_prediction_data(clusterer: Any) -> None:
+    """Make ``approximate_predict`` use the clusters of ``labels_``.
+
+    hdbscan chooses the clusters of ``labels_`` and those of its prediction data by two
+    different routines, which can disagree (hdbscan issues #361, #375; PR #586): then a
+    training row predicted again gets another cluster id, or noise. Here the prediction
+    data is rebuilt on the condensed-tree nodes ``labels_`` actually uses, when they differ.
+    """
+    from hdbscan.prediction import PredictionData
+
+    labels = clusterer.labels_
+    if labels.max() < 0:
+        return
+    raw = clusterer.condensed_tree_._raw_tree
+    inner = raw[raw["child_size"] > 1]
+    parent_of = dict(zip(inner["child"].tolist(), inner["parent"].tolist()))
+    rows = raw[raw["child_size"] == 1]
+    fell_from = np.empty(len(labels), dtype=np.int64)
+    fell_from[rows["child"]] = rows["parent"]
+
+    def chain(node: int) -> list[int]:  # the node and its ancestors, deepest first
+        out = [node]
+        while out[-1] in parent_of:
+            out.append(parent_of[out[-1]])
+        return out
+
+    nodes = []
+    for k in range(labels.max() + 1):
+        parents = np.unique(fell_from[labels == k]).tolist()
+        common = set(chain(parents[0])).intersection(*(chain(p) for p in parents[1:]))
+        nodes.append(next(n for n in chain(parents[0]) if n in common))
+    if nodes != sorted(nodes) or nodes == sorted(clusterer.condensed_tree_._select_clusters()):
+        return  # hdbscan numbers clusters in node order; nothing to mend, or nothing safe
+
+    class _Selected:  # what PredictionData reads from a condensed tree
+        _raw_tree = raw
+
+        @staticmethod
+        def _select_clusters() -> list[int]:
+            return nodes
+
+    clusterer._prediction_data = PredictionData(
+        clusterer._raw_data, _Selected(), clusterer.min_samples or clusterer.min_cluster_size,
+        tree_type="kdtree", metric="euclidean")
 
 
 def make_projector(method: str = "umap", n_components: int = 2, random_state: int | None = None,
@@ -82,6 +131,43 @@ def make_projector(method: str = "umap", n_components: int = 2, random_state: in
         options.setdefault("n_jobs", -1 if random_state is None else 1)
         return umap.UMAP(n_components=n_components, random_state=random_state, **options)
     raise ValueError(f"Expected projection in {PROJECTIONS}. Received: {method!r}")
+
+
+#: Nearest training rows a new row is placed among (see :func:`place_rows`).
+PLACE_NEIGHBOURS = 5
+
+
+def place_rows(projector: Any, z: np.ndarray) -> np.ndarray:
+    """Coordinates of new rows ``z`` on a fitted projection, each row on its own.
+
+    PCA is linear, so its ``transform`` already treats rows apart. UMAP's ``transform``
+    first places each new row at the mean of its nearest training rows' positions, weighted
+    by its membership strengths to them, then refines all new rows together with a few
+    epochs of random sampling, so where a row lands depends on the rows transformed with
+    it (and rows identical to the training data skip both steps). Here every row gets a
+    first placement only, from its :data:`PLACE_NEIGHBOURS` nearest training rows (exact
+    euclidean search) weighted ``exp(-d / sigma)``, with UMAP's ``smooth_knn_dist``
+    choosing ``sigma`` as UMAP's ``transform`` does. The position is a continuous function
+    of the row alone: the same row lands in the same place in any batch. Few neighbours
+    keep a row near its closest training rows; averaging over UMAP's whole neighbourhood
+    pulls rows between clusters into the gaps (``docs/clustering-decisions.md``).
+    """
+    import umap
+    from sklearn.neighbors import NearestNeighbors
+    from umap.umap_ import smooth_knn_dist
+
+    z = np.asarray(z, dtype=np.float32)
+    if not isinstance(projector, umap.UMAP):
+        return np.asarray(projector.transform(z), dtype=np.float32)
+    reference = np.asarray(projector._raw_data, dtype=np.float32)  # what UMAP was fitted on
+    k = min(PLACE_NEIGHBOURS, len(reference))
+    dist, index = NearestNeighbors(n_neighbors=k).fit(reference).kneighbors(z)
+    dist = np.ascontiguousarray(dist, dtype=np.float32)
+    sigma, _ = smooth_knn_dist(dist, float(k), local_connectivity=0.0)
+    weights = np.exp(-dist / np.maximum(sigma, np.finfo(np.float32).tiny)[:, None])
+    weights /= weights.sum(axis=1, keepdims=True)
+    positions = np.asarray(projector.embedding_, dtype=np.float32)
+    return np.einsum("ij,ijk->ik", weights, positions[index]).astype(np.float32)
 
 
 def project_2d(z: np.ndarray, method: str = "auto", random_state: int | None = 0) -> np.ndarray:

@@ -23,6 +23,7 @@ from vaewidget.clustering.hdbscan_tools import (
     SELECTION_METHODS,
     check_latent,
     make_projector,
+    place_rows,
     project_2d,
 )
 from vaewidget.clustering.large import DEFAULT_MAX_FIT, approximate_predict_batched, cluster_latent
@@ -218,7 +219,8 @@ class ClusterPipeline:
         x
             Data in its original units and shape.
         projector
-            An already fitted projector to apply (``transform``) instead of fitting one.
+            An already fitted projector to place the codes with (row by row, as
+            :meth:`predict` does) instead of fitting one.
         """
         from vaewidget.clustering.explore import latent_codes, latent_means
 
@@ -260,8 +262,10 @@ class ClusterPipeline:
     def predict(self, result: ClusterResult, z: Any) -> tuple[np.ndarray, np.ndarray]:
         """Labels and membership strengths of new latent codes, in ``result``'s clusters.
 
-        New codes go through ``result``'s fitted projection, then HDBSCAN's
-        approximate prediction; the clusters themselves do not change.
+        New codes go through ``result``'s fitted projection, each row on its own
+        (:func:`~vaewidget.clustering.hdbscan_tools.place_rows`: a row's label does not
+        depend on the rows predicted with it), then HDBSCAN's approximate prediction;
+        the clusters themselves do not change.
         """
         z = check_latent(z).astype(np.float32)
         if z.shape[1] != result.embedding.shape[1]:
@@ -269,7 +273,7 @@ class ClusterPipeline:
                 f"Expected codes with {result.embedding.shape[1]} dimensions, as clustered. "
                 f"Received: z.shape={z.shape}")
         z = _weigh(z, result.scale)
-        space = z if result.projector is None else _transform(result.projector, z)
+        space = z if result.projector is None else place_rows(result.projector, z)
         labels, strengths, _ = approximate_predict_batched(result.clusterer, space)
         labels = labels.astype(np.intp)
         if result.params.get("noise", "assign") == "assign" and result.assigned is not None:
@@ -299,7 +303,7 @@ class ClusterPipeline:
     def _project(self, z: np.ndarray, params: dict[str, Any], projector: Any
                  ) -> tuple[Any, np.ndarray]:
         if projector is not None:
-            return projector, _transform(projector, z)
+            return projector, place_rows(projector, z)
         method = params["projection"]
         if method is None:
             return None, z
@@ -439,12 +443,6 @@ def _fit_projector(projector: Any, z: np.ndarray) -> tuple[Any, np.ndarray]:
         warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, and on spectral init
         space = np.asarray(projector.fit_transform(z), np.float32)
     return projector, space
-
-
-def _transform(projector: Any, z: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return np.asarray(projector.transform(z), np.float32)
 
 
 def _is_int(value: Any) -> bool:
