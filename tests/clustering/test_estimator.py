@@ -12,10 +12,15 @@ from vaewidget.clustering import VAEClusterer
 
 TINY = dict(epochs=3, latent_dim=2, hidden_units=(16,), projection=None, random_state=0)
 
-#: Checks of scikit-learn's suite that VAEClusterer does not pass, and why. None today:
-#: ``predict`` places each new row on the UMAP map by itself (``place_rows``), so the
-#: order- and subset-invariance checks hold even when the 20-row checks go through UMAP.
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+#: Checks of scikit-learn's suite that VAEClusterer may fail, and why. ``predict`` places
+#: each row by itself (tested below), but these checks also compare ``transform``'s float
+#: codes at ``rtol=1e-7``, and Keras's CPU matrix kernels can change a code's last bits
+#: with the row's place and the batch's size (6 of 120 values on one CPU, none on another).
+_LAST_BITS = "transform's float codes can differ in the last bits with a row's place in the batch"
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_methods_sample_order_invariance": _LAST_BITS,
+    "check_methods_subset_invariance": _LAST_BITS,
+}
 
 #: Checks left out of the run, and why. scikit-learn itself skips check_array_api_input
 #: unless SCIPY_ARRAY_API=1 is set (VAEClusterer takes numpy-convertible input only), and
@@ -76,6 +81,21 @@ def test_expected_failures_and_skips_are_documented():
     doc = VAEClusterer.__doc__
     for name in [*EXPECTED_FAILED_CHECKS, *NOT_RUN]:
         assert name in doc
+
+
+@pytest.mark.slow  # UMAP's first use in a process compiles numba code
+def test_predict_labels_each_row_by_itself_through_umap():
+    x, _ = _blobs(150)
+    est = VAEClusterer(epochs=3, latent_dim=2, hidden_units=(16,), random_state=0).fit(x)
+    assert est.params_["projection"] == "umap"  # three members: a 6-D code, mapped to 2-D
+    new, _ = _blobs(30, seed=1)
+    labels = est.predict(new)
+    order = np.random.default_rng(0).permutation(30)
+    np.testing.assert_array_equal(est.predict(new[order]), labels[order])
+    np.testing.assert_array_equal(np.concatenate([est.predict(new[i:i + 1]) for i in range(8)]),
+                                  labels[:8])
+    # rows it was fitted on get the ids they have in labels_
+    assert np.mean(est.predict(x) == est.labels_) > 0.95
 
 
 # ------------------------------------------------------------- fitted attributes
