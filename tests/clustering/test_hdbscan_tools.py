@@ -60,6 +60,45 @@ def test_project_2d(blobs):
     assert project_2d(x).shape == (300, 2)
 
 
+def test_count_distinct_rows():
+    from vaewidget.clustering.hdbscan_tools import count_distinct_rows
+
+    z = np.arange(12, dtype=np.float32).reshape(6, 2)
+    assert count_distinct_rows(z) == 6
+    assert count_distinct_rows(np.vstack([z, z[:2], z[:1]])) == 6
+    assert count_distinct_rows(np.zeros((5, 3))) == 1
+    assert count_distinct_rows(np.zeros((0, 3))) == 0
+
+
+def test_fit_projector_embeds_repeated_rows_once(blobs):
+    """Stacks of identical codes get one place each, and the map stays row-aligned; data
+    without repeats is projected exactly as UMAP projects it."""
+    import umap
+
+    from vaewidget.clustering.hdbscan_tools import fit_projector, place_rows
+
+    x, _ = blobs
+    projector, space = fit_projector(make_projector("umap", 2, 0, n_neighbors=15), x)
+    assert projector.unique is False
+    plain = umap.UMAP(n_neighbors=15, min_dist=0.0, random_state=0, n_jobs=1).fit_transform(x)
+    np.testing.assert_array_equal(space, plain)
+
+    stacked = np.vstack([x, np.repeat(x[:3], 8, axis=0)])  # three rows, each 8 more times
+    projector, space = fit_projector(make_projector("umap", 2, 0, n_neighbors=15), stacked)
+    assert projector.unique is True and space.shape == (len(stacked), 2)
+    for i in range(3):
+        np.testing.assert_array_equal(space[len(x) + 8 * i: len(x) + 8 * (i + 1)],
+                                      np.repeat(space[i][None], 8, axis=0))
+    again = fit_projector(make_projector("umap", 2, 0, n_neighbors=15), stacked.copy())[1]
+    np.testing.assert_array_equal(space, again)
+    np.testing.assert_allclose(place_rows(projector, x[:3]), space[:3], atol=1e-5)
+
+    # Fewer distinct rows than UMAP's neighbours: umap-learn's own handling, full-size map.
+    few = np.repeat(x[:10], 5, axis=0)
+    projector, space = fit_projector(make_projector("umap", 2, 0, n_neighbors=15), few)
+    assert projector.unique is False and space.shape == (50, 2)
+
+
 def test_score_clustering_counts_noise_as_its_own_label():
     y = np.array([0, 0, 1, 1, 2, 2])
     perfect = score_clustering(y, y)

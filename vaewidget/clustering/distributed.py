@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from vaewidget.clustering.hdbscan_tools import fit_hdbscan, place_rows
+from vaewidget.clustering.hdbscan_tools import fit_hdbscan, fit_projector, place_rows
 from vaewidget.clustering.large import (
     DEFAULT_MAX_FIT,
     approximate_predict_batched,
@@ -228,7 +228,7 @@ def fit_subsample(model: Any, x: Any, *, max_fit: int = DEFAULT_MAX_FIT,
         rng = np.random.default_rng(random_state)
         fit_index = np.sort(rng.choice(n, int(max_fit), replace=False))
     z = model.embed(source.take(fit_index))
-    space = z if projector is None else np.asarray(projector.fit_transform(z), np.float32)
+    space = z if projector is None else fit_projector(projector, z)[1]
     mcs, ms = scale_parameters(min_cluster_size, min_samples, n, len(fit_index))
     params = dict(min_cluster_size=mcs, min_samples=ms,
                   cluster_selection_method=cluster_selection_method)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -133,6 +134,39 @@ def make_projector(method: str = "umap", n_components: int = 2, random_state: in
     raise ValueError(f"Expected projection in {PROJECTIONS}. Received: {method!r}")
 
 
+def fit_projector(projector: Any, z: np.ndarray) -> tuple[Any, np.ndarray]:
+    """Fit an unfitted ``projector`` (from :func:`make_projector`) to ``z``; return it and
+    the projected rows as float32.
+
+    When ``z`` repeats rows, UMAP embeds each distinct row once and gives its repeats the
+    same place (its ``unique=True``). Stacks of identical rows otherwise form small pieces
+    of UMAP's neighbour graph whose spectral start is degenerate: ARPACK then picks the
+    stack's starting coordinates from round-off, which changes from run to run, and a seeded
+    map (so the labels) could differ between two runs with the same seed. Rows without
+    repeats are projected exactly as before.
+    """
+    z = np.asarray(z, dtype=np.float32)
+    if hasattr(projector, "unique"):
+        distinct = count_distinct_rows(z)
+        # Too few distinct rows for UMAP's neighbourhoods: umap-learn would then return a
+        # map of the distinct rows only, so it keeps its own handling of them.
+        if len(z) > distinct > projector.n_neighbors:
+            projector.set_params(unique=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, and on spectral init
+        space = np.asarray(projector.fit_transform(z), np.float32)
+    return projector, space
+
+
+def count_distinct_rows(z: np.ndarray) -> int:
+    """How many different rows the 2-D array ``z`` holds (byte for byte)."""
+    z = np.ascontiguousarray(z)
+    if len(z) < 2 or z.shape[1] == 0:
+        return min(len(z), 1)
+    rows = z.view(np.dtype((np.void, z.dtype.itemsize * z.shape[1]))).ravel()
+    return len(np.unique(rows))
+
+
 #: Nearest training rows a new row is placed among (see :func:`place_rows`).
 PLACE_NEIGHBOURS = 5
 
@@ -178,4 +212,4 @@ def project_2d(z: np.ndarray, method: str = "auto", random_state: int | None = 0
     if z.shape[1] == 1:
         return np.column_stack([z[:, 0], np.zeros(len(z), np.float32)])
     chosen = "pca" if method == "auto" else method
-    return np.asarray(make_projector(chosen, 2, random_state).fit_transform(z), dtype=np.float32)
+    return fit_projector(make_projector(chosen, 2, random_state), z)[1]

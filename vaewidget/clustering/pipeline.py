@@ -11,7 +11,6 @@ same clusters wherever they are shown. Its defaults come from the one rule in
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +21,7 @@ from vaewidget.clustering.hdbscan_tools import (
     PROJECTIONS,
     SELECTION_METHODS,
     check_latent,
+    fit_projector,
     make_projector,
     place_rows,
     project_2d,
@@ -295,7 +295,7 @@ class ClusterPipeline:
             return result.space.copy()
         if view == "umap":
             n_neighbors = int(_defaults.resolve_clustering({}, len(result))["n_neighbors"])
-            return _fit_projector(make_projector("umap", 2, self.random_state,
+            return fit_projector(make_projector("umap", 2, self.random_state,
                                                  n_neighbors=n_neighbors), result.weighted)[1]
         return project_2d(result.weighted, "pca", self.random_state)
 
@@ -314,7 +314,7 @@ class ClusterPipeline:
         else:
             projector = make_projector("umap", n_components, self.random_state,
                                        n_neighbors=int(params["n_neighbors"]), min_dist=0.0)
-        return _fit_projector(projector, z)
+        return fit_projector(projector, z)
 
     def _cluster(self, z: np.ndarray, space: np.ndarray, projector: Any,
                  params: dict[str, Any], scale: np.ndarray | None = None) -> ClusterResult:
@@ -436,13 +436,6 @@ def _coords(z: np.ndarray, space: np.ndarray) -> np.ndarray:
     if z.shape[1] <= 2:
         return project_2d(z, "auto")
     return project_2d(space, "pca", 0)
-
-
-def _fit_projector(projector: Any, z: np.ndarray) -> tuple[Any, np.ndarray]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, and on spectral init
-        space = np.asarray(projector.fit_transform(z), np.float32)
-    return projector, space
 
 
 def _is_int(value: Any) -> bool:
