@@ -121,3 +121,13 @@ def test_quality_cli_rejects_bad_variants():
         quality.parse_args(["--tag", "orphan"])
     with pytest.raises(ValueError, match="Expected --callable module:function"):
         quality.load_callable("no_colon")
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_labels_in_two_processes(capsys):
+    """benchmarks/reproducibility.py: two processes side by side, different memory layouts."""
+    reproducibility = _load_benchmark("reproducibility")
+    reproducibility.main(["--datasets", "iris"])
+    out = capsys.readouterr().out
+    assert "| iris |" in out and "**no**" not in out
+    assert "Same labels on 1 of 1 sets." in out
