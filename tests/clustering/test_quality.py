@@ -15,7 +15,7 @@ from vaewidget.datasets import load_digits
 @pytest.fixture(scope="module")
 def digits_scores():
     x, y = load_digits()
-    # The defaults, with a third of the default training (41 epochs on digits).
+    # The defaults, with under half the default training (28 epochs on digits).
     est = VAEClusterer(epochs=12, random_state=0).fit(x)
     return est, score_clustering(y, est.labels_)
 

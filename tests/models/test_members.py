@@ -114,12 +114,28 @@ def test_estimator_refuses_bad_members_and_keeps_its_fit(tiny_data):
 
 
 def test_auto_epochs_share_one_vaes_step_budget(digits):
-    x = digits[0]  # 1,797 rows: 29 batches of 64
+    # A signed table of digits' size (1,797 rows: 29 batches of 64): the Gaussian route.
+    x = np.random.default_rng(0).normal(size=digits[0].shape).astype(np.float32)
+    assert not _defaults.bernoulli_route(x)
     one, three = _defaults.resolve({"members": 1}, x), _defaults.resolve({}, x)
     assert one["epochs"] == round(_defaults.TARGET_STEPS / 29) == 41
     assert three["epochs"] == round(_defaults.TARGET_STEPS / 3 / 29) == 14
     small = x[:150]  # capped at MAX_EPOCHS either way: every member trains as long as one VAE
     assert _defaults.resolve({"members": 3}, small)["epochs"] == _defaults.MAX_EPOCHS
+
+
+def test_intensity_data_train_for_more_steps(digits):
+    x = digits[0]  # pixel intensities 0-16: the preparer's Bernoulli route
+    assert _defaults.bernoulli_route(x) and _defaults.INTENSITY_STEPS_FACTOR == 2
+    steps = _defaults.TARGET_STEPS * _defaults.INTENSITY_STEPS_FACTOR / 3
+    assert _defaults.resolve({}, x)["epochs"] == round(steps / 29) == 28
+    # The user's scaling decides the route: standardized digits get a Gaussian loss.
+    assert not _defaults.bernoulli_route(x, "standard")
+    assert _defaults.resolve({"scaling": "standard"}, x)["epochs"] == 14
+    assert _defaults.bernoulli_route(x / 16.0)  # already in [0, 1]
+    assert _defaults.resolve({"epochs": 7}, x)["epochs"] == 7  # given epochs are kept
+    # A scaling the preparer does not know is its own error to report, not this rule's.
+    assert not _defaults.bernoulli_route(x, "bogus")
 
 
 def test_estimator_and_panel_build_the_same_ensemble(tiny_data):

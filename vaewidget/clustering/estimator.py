@@ -127,10 +127,14 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
     * ``members``: 3 VAEs trained side by side, their 32-D latent means concatenated
       (96 columns). On the suite the ensemble raised the mean ARI from 0.485 to 0.514
       and kept 11 of 16 sets within the UMAP + HDBSCAN anchor (one VAE: 10), but it
-      lost on digits (0.83 against 0.89 over 9 seeds); ``members=1`` trains one VAE;
+      lost on digits (0.83 against 0.89 over 9 seeds) until intensity data trained
+      twice as long (``epochs`` below; digits 0.875); ``members=1`` trains one VAE;
     * ``batch_size``: the power of two nearest ``n_samples / 30``, within [32, 256];
     * ``epochs``: enough for about 1,200 gradient steps shared among the members
-      (400 each for three), within [5, 60] (digits, 1,797 rows: batch 64, 14 epochs);
+      (400 each for three), within [5, 60]; twice that for intensity data, the
+      preparer's Bernoulli route (images, [0, 1] values, tables of integers on one
+      shared scale), whose latent kept improving past 400 steps on the suite (digits,
+      1,797 rows: batch 64, 28 epochs);
     * ``projection``: UMAP (2-D, ``min_dist=0``) from 20 to 50,000 rows; else none
       (HDBSCAN clusters the latent itself);
     * ``n_neighbors``: 30, capped at ``n_samples - 1``;
