@@ -8,7 +8,7 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from vaewidget.clustering import VAEClusterer
+from vaewidget.clustering import VAEClusterer, _defaults
 
 TINY = dict(epochs=3, latent_dim=2, hidden_units=(16,), projection=None, random_state=0)
 
@@ -87,7 +87,7 @@ def test_expected_failures_and_skips_are_documented():
 def test_predict_labels_each_row_by_itself_through_umap():
     x, _ = _blobs(150)
     est = VAEClusterer(epochs=3, latent_dim=2, hidden_units=(16,), random_state=0).fit(x)
-    assert est.params_["projection"] == "umap"  # three members: a 6-D code, mapped to 2-D
+    assert est.params_["projection"] == "umap"  # nine small members: an 18-D code, mapped to 2-D
     new, _ = _blobs(30, seed=1)
     labels = est.predict(new)
     order = np.random.default_rng(0).permutation(30)
@@ -106,8 +106,9 @@ def test_fitted_attributes(fitted):
     assert est.labels_.min() >= -1
     assert est.n_clusters_ == len(set(est.labels_) - {-1})
     assert est.probabilities_.shape == (n,) and est.outlier_scores_.shape == (n,)
-    assert est.model_.members == 3  # the default ensemble: three 2-D codes side by side
-    assert est.embedding_.shape == (n, 6)
+    # "auto" members: a small model on a small table is cheap to fit, so nine 2-D codes
+    assert est.params_["members"] == est.model_.members == _defaults.MAX_MEMBERS == 9
+    assert est.embedding_.shape == (n, 18)
     assert est.projector_ is None and est.projection_ is None
     assert est.n_features_in_ == 6
     assert len(est.history_["loss"]) == 3
@@ -153,7 +154,7 @@ def test_image_input_uses_a_conv_model():
     images, _ = load_digits(images=True)
     est = VAEClusterer(**{**TINY, "epochs": 1}).fit(images[:100])
     assert est.model_.architecture_ == "conv"
-    assert est.transform(images[:7]).shape == (7, 6)
+    assert est.transform(images[:7]).shape == (7, 2 * est.model_.members)
     assert est.n_features_in_ == 64
 
 
@@ -291,7 +292,7 @@ def test_posterior_latent_scaling_is_kept_for_new_rows(tiny_data):
     est = VAEClusterer(latent_dim=3, hidden_units=(16,), epochs=2, projection=None,
                        latent_scaling="posterior", random_state=0).fit(x)
     assert est.params_["latent_scaling"] == "posterior"
-    assert est.result_.scale.shape == (9,) and (est.result_.scale > 0).all()  # 3 members x 3
+    assert est.result_.scale.shape == (3 * est.model_.members,) and (est.result_.scale > 0).all()
     # the training rows, predicted again, land in their own clusters: the same weights
     core = est.probabilities_ > 0
     assert np.mean(est.predict(x)[core] == est.labels_[core]) > 0.9

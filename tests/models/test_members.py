@@ -88,17 +88,19 @@ def test_conv_ensemble_on_images(digits_images):
     assert model.decode(np.zeros(4, np.float32)).shape == (1, *x.shape[1:])
 
 
-@pytest.mark.parametrize("members", [0, -1, 1.5, 2.0, True, "3", None])
+@pytest.mark.parametrize("members", [0, -1, 1.5, 2.0, True, "3", None, "Auto"])
 def test_bad_members_are_refused(tiny_data, members):
     x = tiny_data[0]
     with pytest.raises(ValueError, match=r"Expected an integer members >= 1\. Received: members="):
         VAE.from_data(x, latent_dim=2, hidden_units=(8,), members=members)
-    with pytest.raises(ValueError, match=r"Expected an integer members >= 1\. Received: members="):
+    # The defaults' rule also takes "auto", and says so.
+    with pytest.raises(ValueError, match=r'Expected an integer members >= 1 or "auto"\. '
+                                         r"Received: members="):
         _defaults.resolve({"members": members}, x)
 
 
 def test_panel_refuses_bad_members(tiny_data):
-    with pytest.raises(ValueError, match=r"Expected an integer members >= 1\. Received: members=0"):
+    with pytest.raises(ValueError, match=r"Expected an integer members >= 1.*Received: members=0"):
         VAEPanel(tiny_data[0], members=0)
 
 
@@ -107,17 +109,17 @@ def test_estimator_refuses_bad_members_and_keeps_its_fit(tiny_data):
     est = VAEClusterer(latent_dim=2, hidden_units=(8,), epochs=2, random_state=0).fit(x)
     labels = est.labels_.copy()
     est.set_params(members=0)
-    with pytest.raises(ValueError, match=r"Expected an integer members >= 1\. Received: members=0"):
+    with pytest.raises(ValueError, match=r"Expected an integer members >= 1.*Received: members=0"):
         est.fit(x)
     np.testing.assert_array_equal(est.labels_, labels)
-    assert est.model_.members == _defaults.ENSEMBLE == 3
+    assert est.model_.members == _defaults.MAX_MEMBERS  # the fit of "auto" members is kept
 
 
 def test_auto_epochs_share_one_vaes_step_budget(digits):
     # A signed table of digits' size (1,797 rows: 29 batches of 64): the Gaussian route.
     x = np.random.default_rng(0).normal(size=digits[0].shape).astype(np.float32)
     assert not _defaults.bernoulli_route(x)
-    one, three = _defaults.resolve({"members": 1}, x), _defaults.resolve({}, x)
+    one, three = _defaults.resolve({"members": 1}, x), _defaults.resolve({"members": 3}, x)
     assert one["epochs"] == round(_defaults.TARGET_STEPS / 29) == 41
     assert three["epochs"] == round(_defaults.TARGET_STEPS / 3 / 29) == 14
     small = x[:150]  # capped at MAX_EPOCHS either way: every member trains as long as one VAE
@@ -148,5 +150,51 @@ def test_estimator_and_panel_build_the_same_ensemble(tiny_data):
         assert "2 VAEs side by side, a 2-D code each (4 columns)" in panel.data_box.value
         assert panel.controls.train_options()["epochs"] == _defaults.resolve(
             {"members": 2}, x)["epochs"]
+    finally:
+        panel.close()
+
+
+def test_auto_members_follow_the_training_work():
+    rng = np.random.default_rng(0)
+    # The default model: a small table is cheap to fit and gets nine members, each trained
+    # as long as one of three; a table of digits' size keeps three.
+    small = rng.normal(size=(150, 4)).astype(np.float32)
+    big = rng.normal(size=(3000, 64)).astype(np.float32)
+    s, b = _defaults.resolve({}, small), _defaults.resolve({}, big)
+    assert s["members"] == _defaults.MAX_MEMBERS == 9
+    assert s["epochs"] == _defaults.resolve({"members": 3}, small)["epochs"]
+    assert b["members"] == _defaults.ENSEMBLE == 3
+    # In between, as many as the budget buys: never fewer than three, never more than nine.
+    for rows in (150, 600, 1200, 2000, 3000):
+        for cols in (4, 30, 200):
+            x = rng.normal(size=(rows, cols)).astype(np.float32)
+            r = _defaults.resolve({}, x)
+            one = _defaults.training_work(x.shape, r["hidden_units"], r["latent_dim"], r["epochs"])
+            assert 3 <= r["members"] <= 9
+            assert r["members"] == 3 or r["members"] * one <= _defaults.MEMBER_BUDGET
+            assert r["members"] == 9 or (r["members"] + 1) * one > _defaults.MEMBER_BUDGET
+    # Cutting the epochs for a quick look does not change the model; given members stay.
+    assert _defaults.resolve({"epochs": 2}, small)["members"] == 9
+    assert _defaults.resolve({"members": 2}, small)["members"] == 2
+    # A smaller model is cheaper: it gets more members on the same table.
+    mid = rng.normal(size=(2000, 30)).astype(np.float32)
+    assert _defaults.resolve({"hidden_units": (32,)}, mid)["members"] > _defaults.resolve(
+        {}, mid)["members"]
+
+
+def test_panel_resolves_the_members_the_estimator_resolves(tiny_data):
+    x = tiny_data[0]
+    options = {"latent_dim": 2, "hidden_units": (8,)}
+    wanted = _defaults.resolve(options, x)["members"]
+    assert wanted == 9  # a small model on a small table
+    panel = VAEPanel(x, seed=0, **options)
+    try:
+        assert panel.model.members == wanted
+    finally:
+        panel.close()
+    # The default model on the same table: more work per member, the same rule.
+    panel = VAEPanel(x, seed=0)
+    try:
+        assert panel.model.members == _defaults.resolve({}, x)["members"]
     finally:
         panel.close()

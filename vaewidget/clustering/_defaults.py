@@ -15,8 +15,9 @@ import numpy as np
 
 from vaewidget._validation import positive_int
 
-#: VAEs in the default ensemble (see MODEL_DEFAULTS).
-ENSEMBLE = 3
+#: VAEs in the default ensemble (see MODEL_DEFAULTS), and the most that "auto" members
+#: grows it to when the data are cheap to fit (see MEMBER_BUDGET).
+ENSEMBLE, MAX_MEMBERS = 3, 9
 #: Model and training settings a VAEClusterer() starts from (before "auto" is resolved).
 MODEL_DEFAULTS: dict[str, Any] = {
     "latent_dim": 32,
@@ -28,10 +29,11 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "noise_std": 0.0,
     "scaling": "auto",
-    # Three VAEs side by side from different initial weights, their latent means
-    # concatenated: the suite's mean ARI 0.485 -> 0.514 and 10 -> 11 of 16 sets within the
+    # VAEs side by side from different initial weights, their latent means concatenated.
+    # Three: the suite's mean ARI 0.485 -> 0.514 and 10 -> 11 of 16 sets within the
     # UMAP + HDBSCAN anchor, at about one VAE's training cost (benchmarks/README.md).
-    "members": ENSEMBLE,
+    # "auto" adds members up to MAX_MEMBERS while the fit stays within MEMBER_BUDGET.
+    "members": "auto",
 }
 #: Clustering settings a ClusterPipeline() starts from.
 CLUSTER_DEFAULTS: dict[str, Any] = {
@@ -63,8 +65,17 @@ NOISE_NEIGHBOURS = 10
 
 #: Gradient steps the "auto" epoch count aims for, and its bounds. An ensemble of
 #: ``members`` VAEs (trained side by side, each step costing ``members`` times one VAE's)
-#: aims for TARGET_STEPS / members, so it costs about what one VAE costs.
+#: aims for TARGET_STEPS / members, so three cost about what one VAE costs; members past
+#: ENSEMBLE each train as long as one of three (TARGET_STEPS / ENSEMBLE) and add cost.
 TARGET_STEPS = 1200
+#: Training work "auto" members may spend, in multiply-adds of one forward pass summed
+#: over epochs, rows and members (``training_work``): about what three members spend on a
+#: table of digits' size (1,797 x 64, 28 epochs: 5.3e10; some 20 s of a default fit on two
+#: cores). Data cheaper than that to fit get more members (at most MAX_MEMBERS), which
+#: steadied the small tables' latent: nine members against three on iris 0.503 -> 0.560
+#: and breast cancer 0.611 -> 0.712 ARI, with the seed spread 0.08 / 0.14 -> 0.01
+#: (docs/clustering-decisions.md).
+MEMBER_BUDGET = 5e10
 #: Intensity data (images, and tables whose columns share one scale: DataPreparer's
 #: Bernoulli route) aims for this many times TARGET_STEPS. Measured side by side on the
 #: suite's four such sets (seeds 0-2): digits 0.824 -> 0.881, letter 0.124 -> 0.161,
@@ -106,7 +117,13 @@ def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     """
     n = int(arr.shape[0])
     out = {**MODEL_DEFAULTS, **params}
-    out["members"] = positive_int("members", out["members"])
+    auto_members = isinstance(out["members"], str) and out["members"] == "auto"
+    if not auto_members:
+        try:
+            out["members"] = positive_int("members", out["members"])
+        except ValueError:
+            raise ValueError('Expected an integer members >= 1 or "auto". '
+                             f'Received: members={out["members"]!r}') from None
     # scaling "auto" stays "auto": DataPreparer's rule decides from the values (intensities
     # and images: one global min-max to [0, 1], Bernoulli loss; other tables: standardized
     # per column, Gaussian loss).
@@ -115,12 +132,46 @@ def resolve_model(params: dict[str, Any], arr: np.ndarray) -> dict[str, Any]:
     if out["batch_size"] == "auto":
         out["batch_size"] = int(min(256, max(32, 2 ** round(math.log2(max(n, 1) / 30)))))
     batches = max(1, math.ceil(n / out["batch_size"]))
-    if out["epochs"] == "auto":
-        steps = TARGET_STEPS / out["members"]
-        if bernoulli_route(arr, out["scaling"]):
+    # The preparer's route, only when an "auto" needs it (it reads the data once).
+    intensity = (auto_members or out["epochs"] == "auto") and bernoulli_route(arr, out["scaling"])
+
+    def auto_epochs(members: int) -> int:
+        steps = TARGET_STEPS / min(members, ENSEMBLE)
+        if intensity:
             steps *= INTENSITY_STEPS_FACTOR
-        out["epochs"] = int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(steps / batches))))
+        return int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(steps / batches))))
+
+    if auto_members:
+        # The work of one member trained for the default length, whatever epochs were
+        # given: cutting the epochs for a quick look does not change the model.
+        one = training_work(arr.shape, out["hidden_units"], out["latent_dim"],
+                            auto_epochs(ENSEMBLE))
+        out["members"] = int(min(MAX_MEMBERS, max(ENSEMBLE, MEMBER_BUDGET // max(one, 1))))
+    if out["epochs"] == "auto":
+        out["epochs"] = auto_epochs(out["members"])
     return out
+
+
+def training_work(shape: tuple[int, ...], hidden_units: Any, latent_dim: Any,
+                  epochs: Any) -> float:
+    """Multiply-adds of one member's forward passes over ``epochs`` epochs of ``shape`` data.
+
+    The dense layers' weights (encoder to the mean and log-variance, and the decoder
+    back) times the rows and epochs: the measure :data:`MEMBER_BUDGET` is set in. Sizes
+    that are not numbers give infinity (``"auto"`` members then stay at ENSEMBLE); the
+    model itself reports them.
+    """
+    columns = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    try:
+        widths = [int(h) for h in hidden_units]
+        latent = int(latent_dim)
+        passes = float(epochs) * int(shape[0])
+    except (TypeError, ValueError):
+        return float("inf")
+    layers = [columns, *widths]
+    weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
+    weights = 2 * weights + layers[-1] * latent * 3  # decoder mirrors; mean, log-var, back
+    return passes * weights
 
 
 def bernoulli_route(arr: Any, scaling: Any = "auto") -> bool:

@@ -37,7 +37,7 @@ def rule_defaults(x: Any, options: dict[str, Any]) -> tuple[dict[str, Any], dict
     size = given.get("batch_size")
     if not (isinstance(size, numbers.Integral) and size >= 1):
         given.pop("batch_size", None)  # a bad value is reported by check_values
-    rule_keys = ("scaling", "batch_size", "members")
+    rule_keys = ("scaling", "batch_size", "members", "latent_dim", "hidden_units")
     params = resolve_model({k: v for k, v in given.items() if k in rule_keys}, x)
     controls = {**FIXED_DEFAULTS, **{k: params[k] for k in
                                      (*MODEL_CONTROLS, *TRAIN_CONTROLS) if k in params}}
