@@ -169,10 +169,21 @@ def test_auto_members_follow_the_training_work():
         for cols in (4, 30, 200):
             x = rng.normal(size=(rows, cols)).astype(np.float32)
             r = _defaults.resolve({}, x)
+            m, steps = r["members"], r["epochs"] * -(-rows // r["batch_size"])
             one = _defaults.training_work(x.shape, r["hidden_units"], r["latent_dim"], r["epochs"])
-            assert 3 <= r["members"] <= 9
-            assert r["members"] == 3 or r["members"] * one <= _defaults.MEMBER_BUDGET
-            assert r["members"] == 9 or (r["members"] + 1) * one > _defaults.MEMBER_BUDGET
+            assert 3 <= m <= 9
+            if m > 3:
+                assert m * one <= _defaults.MEMBER_BUDGET
+                assert m * steps <= _defaults.MEMBER_STEP_BUDGET
+            assert m == 9 or ((m + 1) * one > _defaults.MEMBER_BUDGET
+                              or (m + 1) * steps > _defaults.MEMBER_STEP_BUDGET)
+    # Many small steps cost time the arithmetic does not show: a 400-row intensity table
+    # trains 60 epochs of 13 batches per member, so the step budget stops it at six.
+    counts = rng.integers(0, 17, size=(400, 4)).astype(np.float32)
+    assert _defaults.bernoulli_route(counts)
+    c = _defaults.resolve({}, counts)
+    assert (c["epochs"], c["batch_size"]) == (60, 32)
+    assert c["members"] == _defaults.MEMBER_STEP_BUDGET // (60 * 13) == 6
     # Cutting the epochs for a quick look does not change the model; given members stay.
     assert _defaults.resolve({"epochs": 2}, small)["members"] == 9
     assert _defaults.resolve({"members": 2}, small)["members"] == 2
