@@ -109,10 +109,10 @@ class VAEPanel(FilesMixin, ViewMixin):
     True
     >>> panel.state, len(panel.history["loss"])
     ('finished', 2)
-    >>> panel.model.members                   # a small model on 300 rows: cheap, so nine
-    9
-    >>> panel.model.embed(x[:5]).shape        # nine members' 2-D codes, side by side
-    (5, 18)
+    >>> panel.model.members                   # small and cheap: 8 (600 steps x 8 <= 4,800)
+    8
+    >>> panel.model.embed(x[:5]).shape        # eight members' 2-D codes, side by side
+    (5, 16)
     >>> panel.close()
     """
 
