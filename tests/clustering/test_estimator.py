@@ -10,7 +10,9 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from vaewidget.clustering import VAEClusterer, _defaults
 
-TINY = dict(epochs=3, latent_dim=2, hidden_units=(16,), projection=None, random_state=0)
+#: members=3 where the ensemble's size is not what a test checks: "auto" would train nine
+#: tiny VAEs on these small tables, twice the time (tests/models/test_members.py tests the rule).
+TINY = dict(epochs=3, latent_dim=2, hidden_units=(16,), members=3, projection=None, random_state=0)
 
 #: Checks of scikit-learn's suite that VAEClusterer may fail, and why. ``predict`` places
 #: each row by itself (tested below), but these checks also compare ``transform``'s float
@@ -34,7 +36,7 @@ def _check_name(check) -> str:
 
 _SUITE = list(
     estimator_checks_generator(
-        VAEClusterer(epochs=2, latent_dim=2, hidden_units=(16,), random_state=0),
+        VAEClusterer(epochs=2, latent_dim=2, hidden_units=(16,), members=3, random_state=0),
         expected_failed_checks=EXPECTED_FAILED_CHECKS,
         mark="xfail",
     )
@@ -58,7 +60,7 @@ def _blobs(n=120, features=6, seed=0):
 @pytest.fixture(scope="module")
 def fitted():
     x, _ = _blobs()
-    return VAEClusterer(**TINY).fit(x), x
+    return VAEClusterer(**{**TINY, "members": "auto"}).fit(x), x  # fitted once: "auto" here
 
 
 # --------------------------------------------------------------- the sklearn suite

@@ -13,7 +13,8 @@ import pytest
 import vaewidget._validation as validation
 from vaewidget import ClusterViewer, VAEClusterer, VAEPanel
 
-TINY = {"latent_dim": 2, "hidden_units": (16,), "epochs": 3, "random_state": 0}
+#: members=3: the doors, not the ensemble's size, are tested here ("auto" would train nine).
+TINY = {"latent_dim": 2, "hidden_units": (16,), "epochs": 3, "members": 3, "random_state": 0}
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def trained(good_x):
 @pytest.fixture(scope="module")
 def fitted(good_x):
     """A tiny VAEClusterer fitted on ``good_x``; examples may refit it with good data."""
-    return VAEClusterer(latent_dim=2, hidden_units=(4,), epochs=1, projection=None,
+    return VAEClusterer(latent_dim=2, hidden_units=(4,), epochs=1, members=3, projection=None,
                         random_state=0).fit(good_x)
 
 
@@ -97,8 +97,8 @@ def test_trainer_trains_fails_cleanly_or_refuses(good_x, x, split, batch):
        projection=st.sampled_from([None, None, "pca"]))
 def test_vaeclusterer_fits_or_refuses(x, projection):
     keras.utils.set_random_seed(0)
-    est = VAEClusterer(latent_dim=2, hidden_units=(4,), epochs=1, projection=projection,
-                       random_state=0)
+    est = VAEClusterer(latent_dim=2, hidden_units=(4,), epochs=1, members=3,
+                       projection=projection, random_state=0)
     _, err = call(est.fit, x)
     event("refused" if err else "fitted")
     if err is not None:

@@ -408,7 +408,7 @@ def test_accepts_a_fitted_vaeclusterer(images):
     from vaewidget.clustering.estimator import VAEClusterer
 
     x, _ = images
-    est = VAEClusterer(latent_dim=3, hidden_units=(32,), epochs=2, projection=None,
+    est = VAEClusterer(latent_dim=3, hidden_units=(32,), epochs=2, members=3, projection=None,
                        min_cluster_size=12, min_samples=4, random_state=0).fit(x[:300])
     viewer = ClusterViewer(est, x[:300])
     assert viewer.model is est.model_
@@ -459,7 +459,7 @@ def test_a_weighted_fit_keeps_its_weights_when_the_space_changes(images):
     from vaewidget.clustering.estimator import VAEClusterer
 
     x, _ = images
-    est = VAEClusterer(latent_dim=3, hidden_units=(32,), epochs=2, projection=None,
+    est = VAEClusterer(latent_dim=3, hidden_units=(32,), epochs=2, members=3, projection=None,
                        latent_scaling="posterior", random_state=0).fit(x[:300])
     viewer = ClusterViewer(est, x[:300])
     np.testing.assert_array_equal(viewer.labels_, est.labels_)
