@@ -68,7 +68,8 @@ def test_lab_train_pause_resume_stop(jupyter, page):
     jupyter.wait_until(lambda: state(page) == "stopped", 10, interval=0.05,
                        what="state 'stopped' within 10 s")
     assert time.monotonic() - stop_clicked <= 10.5
-    assert not page.locator("button.vaew-train").first.is_disabled()
+    # The panel sends the buttons before the label, but the browser may draw them apart.
+    expect(page.locator("button.vaew-train").first).to_be_enabled(timeout=10_000)
     jupyter.wait_until(lambda: page.locator("img.vaew-final").first.is_visible(), 60,
                        what="the final figure")
     page.locator(".vaew-panel").first.scroll_into_view_if_needed()

@@ -77,9 +77,6 @@ class ViewMixin:
     def _sync(self) -> None:
         state = self.state
         busy = self._starting or state in ACTIVE
-        colour = STATE_COLOURS.get(state, "#555")
-        self.state_label.value = (f"<span class='vaew-state-value' data-state='{state}' "
-                                  f"style='color:{colour};font-weight:bold'>{state}</span>")
         self.train_button.disabled = busy
         self.pause_button.disabled = state not in ("running", "paused")
         self.pause_button.description = "Resume" if state == "paused" else "Pause"
@@ -88,6 +85,11 @@ class ViewMixin:
         for b in (self.reset_button, self.save_button, self.load_button):
             b.disabled = busy
         self.controls.set_training(busy)
+        # The label last: each change is its own message to the browser, so when the label
+        # reads a state, the buttons and controls of that state have already been sent.
+        colour = STATE_COLOURS.get(state, "#555")
+        self.state_label.value = (f"<span class='vaew-state-value' data-state='{state}' "
+                                  f"style='color:{colour};font-weight:bold'>{state}</span>")
 
     # --------------------------------------------------------------- live controls
     def _on_control(self, name: str, change: dict[str, Any]) -> None:
