@@ -167,6 +167,10 @@ def test_lab_map_lasso_cluster_and_recluster_in_place(jupyter, page, lab_server)
     jupyter.wait_until(lambda: _count(page, ".vaew-selection-count") == 1
                        and _count(page, ".vaew-probe .python-count") == 1, 30,
                        what="a click to select one point (page and Python)")
+    # Hover the second point first, so the first point's tooltip is gone before the click.
+    page.mouse.move(box["x"] + float(xs[second]), box["y"] + float(ys[second]), steps=5)
+    jupyter.wait_until(lambda: re.search(r"Row\s+\d+", scatter.inner_text()), 30,
+                       what="the second point's tooltip")
     page.keyboard.down("Shift")
     page.mouse.click(box["x"] + float(xs[second]), box["y"] + float(ys[second]))
     page.keyboard.up("Shift")
