@@ -169,8 +169,10 @@ def test_lab_map_lasso_cluster_and_recluster_in_place(jupyter, page, lab_server)
                        what="a click to select one point (page and Python)")
     # Hover the second point first, so the first point's tooltip is gone before the click.
     page.mouse.move(box["x"] + float(xs[second]), box["y"] + float(ys[second]), steps=5)
-    jupyter.wait_until(lambda: re.search(r"Row\s+\d+", scatter.inner_text()), 30,
-                       what="the second point's tooltip")
+    first_row = re.search(r"Row\s+(\d+)", tooltip.group(0)).group(1)
+    jupyter.wait_until(lambda: (m := re.search(r"Row\s+(\d+)", scatter.inner_text()))
+                       and m.group(1) != first_row, 30,
+                       what="the tooltip to move from the first point to the second")
     page.keyboard.down("Shift")
     page.mouse.click(box["x"] + float(xs[second]), box["y"] + float(ys[second]))
     page.keyboard.up("Shift")
