@@ -31,13 +31,23 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 QUICKSTART = "01_quickstart.ipynb"
-#: Binder restarts a kernel above 2 GB; the workshop budget leaves room for the server.
-PEAK_RSS_LIMIT = 1.5 * 1024**3
+#: Binder restarts a kernel above 2 GB. What decides that is the memory the kernel cannot give
+#: back: its anonymous pages (RssAnon + RssShmem). Pages mapped from files (TensorFlow's
+#: libraries, 0.44-0.64 GB of RssFile here depending on how fresh the page cache is; a memory-
+#: mapped data file) are clean and reclaimable. Small-size runs measured 0.37-0.89 GB of anonymous
+#: memory (06 the largest: 0.80-0.89 GB, with a total VmHWM of 1.34-1.54 GB, the difference
+#: being file pages), so the total alone was a noisy budget: CI failed 06 at 1.50 GB. The
+#: budget: at most 1.1 GB the kernel cannot give back, which with the libraries' pages and the
+#: server stays inside Binder's 2 GB, and the whole VmHWM, file pages included, below 2 GB.
+#: benchmarks/workshop.py keeps issue 6's 1.5 GB VmHWM target at workshop size.
+ANON_LIMIT = 1.1 * 1024**3
+PEAK_RSS_LIMIT = 2.0 * 1024**3
 #: Notebook 07 (Dask, zarr, pyarrow, TensorFlow in one kernel) peaked at 1.14-1.30 GB in small
 #: mode and once at 2.0 GB in a full-suite run. Its anonymous memory stays near 0.64 GB; what
 #: moves is file pages mapped from the page cache (RssFile 0.48 GB with an older venv, 0.64 GB
-#: with one installed minutes before). Those are shared and reclaimable, so CI gives it room; the
-#: 1.5 GB budget is asserted at workshop size (notebook and benchmarks/workshop.py: 1.30 GB).
+#: with one installed minutes before, plus the memory-mapped data file's pages). Those are
+#: shared and reclaimable, so its total gets more room; its anonymous memory has the common
+#: budget, and workshop.py measured 1.30 GB at workshop size.
 PEAK_RSS_LIMITS = {"07_larger_than_memory.ipynb": 2.5 * 1024**3}
 EXPECTED = [
     "01_quickstart.ipynb",
@@ -99,11 +109,21 @@ def test_reads_the_small_switch(path):
 # ----------------------------------------------------------------------------- running
 def _vm_hwm(pid: int) -> int:
     """Peak resident set size of a process in bytes (Linux ``VmHWM``)."""
+    return _memory(pid)[0]
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """``(VmHWM, RssAnon + RssShmem)`` of a process in bytes: its peak resident set, and the
+    resident memory it cannot give back (what is not mapped from a file)."""
+    found: dict[str, int] = {}
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
+            key = line.split(":", 1)[0]
+            if key in ("VmHWM", "RssAnon", "RssShmem"):
+                found[key] = int(line.split()[1]) * 1024
+    if "VmHWM" not in found:
+        raise RuntimeError(f"no VmHWM for pid {pid}")
+    return found["VmHWM"], found.get("RssAnon", 0) + found.get("RssShmem", 0)
 
 
 def _children(pid: int) -> list[int]:
@@ -135,26 +155,31 @@ def _children(pid: int) -> list[int]:
 class TreeMemory:
     """Peak memory of a process plus its children, sampled from outside by a thread.
 
-    Every ``interval`` seconds it reads the ``VmHWM`` (peak resident set size) of the
-    process and of each living descendant, keeping each one's largest. ``peak`` is the
-    process's peak plus the sum of its children's peaks: an upper bound of what the tree
-    held at once (children that start and end between two samples are missed; the
-    worker pools that matter, such as joblib's, live on). ``children`` is how many
-    descendants were seen.
+    Every ``interval`` seconds it reads the ``VmHWM`` (peak resident set size) and the
+    anonymous resident memory (``RssAnon + RssShmem``) of the process and of each living
+    descendant, keeping each one's largest. ``peak`` is the process's peak plus the sum of
+    its children's peaks: an upper bound of what the tree held at once (children that start
+    and end between two samples are missed; the worker pools that matter, such as
+    joblib's, live on). ``anon`` is the same sum for anonymous memory; the kernel keeps no
+    high-water mark for it, so a rise and fall between two samples is missed. ``children``
+    is how many descendants were seen.
     """
 
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid, self.interval = pid, interval
         self.hwm: dict[int, int] = {}
+        self.anon_hwm: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def sample(self) -> None:
         for pid in [self.pid, *_children(self.pid)]:
             try:
-                self.hwm[pid] = max(self.hwm.get(pid, 0), _vm_hwm(pid))
+                hwm, anon = _memory(pid)
             except (OSError, RuntimeError):
-                pass  # ended between listing and reading
+                continue  # ended between listing and reading
+            self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
+            self.anon_hwm[pid] = max(self.anon_hwm.get(pid, 0), anon)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -175,6 +200,10 @@ class TreeMemory:
     @property
     def peak(self) -> int:
         return sum(self.hwm.values())
+
+    @property
+    def anon(self) -> int:
+        return sum(self.anon_hwm.values())
 
     @property
     def children(self) -> int:
@@ -205,8 +234,9 @@ def run_notebook(path: Path | nbformat.NotebookNode, extra_cells: list[str] = ()
     ``path`` may also be a notebook object (it then runs in the repository's root). The
     kernel's environment is :func:`kernel_env` of ``env``. Measurements: ``seconds`` (wall
     time, kernel start included), ``peak_rss`` (the kernel's VmHWM in bytes, read from
-    outside), ``peak_rss_tree`` (the kernel plus its child processes, :class:`TreeMemory`)
-    and ``children`` (how many child processes were seen).
+    outside), ``peak_rss_tree`` (the kernel plus its child processes, :class:`TreeMemory`),
+    ``peak_anon_tree`` (their anonymous memory, sampled) and ``children`` (how many child
+    processes were seen).
     """
     from nbclient import NotebookClient
 
@@ -236,7 +266,8 @@ def run_notebook(path: Path | nbformat.NotebookNode, extra_cells: list[str] = ()
             tree["memory"].stop()
     memory = tree["memory"]
     return nb, {"seconds": time.perf_counter() - started, "peak_rss": float(memory.kernel),
-                "peak_rss_tree": float(memory.peak), "children": float(memory.children)}
+                "peak_rss_tree": float(memory.peak), "peak_anon_tree": float(memory.anon),
+                "children": float(memory.children)}
 
 
 def test_tree_memory_counts_child_processes(monkeypatch):
@@ -253,9 +284,34 @@ def test_tree_memory_counts_child_processes(monkeypatch):
         memory.sample()
         assert memory.children >= 1
         assert memory.peak >= memory.kernel + 120 * 2**20
+        assert memory.anon >= memory.anon_hwm[os.getpid()] + 120 * 2**20  # a bytearray is anonymous
         assert child.pid in _children(os.getpid())
         monkeypatch.setitem(sys.modules, "psutil", None)  # the /proc fallback
         assert child.pid in _children(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_tree_memory_tells_file_pages_from_anonymous_memory(tmp_path):
+    """Pages mapped from a file count in the peak RSS but not in the anonymous memory."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "block.bin"
+    data.write_bytes(b"x" * (120 * 2**20))
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import mmap, sys, time; f = open(sys.argv[1], 'rb'); "
+        "m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); "
+        "total = sum(m[i] for i in range(0, len(m), 4096)); "
+        "print('ready', flush=True); time.sleep(30)"), str(data)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        memory = TreeMemory(child.pid)
+        memory.sample()
+        assert memory.peak >= 120 * 2**20
+        assert memory.anon < memory.peak - 100 * 2**20
     finally:
         child.kill()
         child.wait()
@@ -279,6 +335,7 @@ def _record(name: str, result: dict[str, float]) -> None:
     data[name] = {"seconds": round(result["seconds"], 1),
                   "peak_rss_mb": round(result["peak_rss"] / 2**20),
                   "peak_rss_tree_mb": round(result["peak_rss_tree"] / 2**20),
+                  "peak_anon_tree_mb": round(result["peak_anon_tree"] / 2**20),
                   "children": int(result["children"])}
     log.write_text(json.dumps(data, indent=1, sort_keys=True))
 
@@ -294,7 +351,8 @@ def test_notebook_runs_top_to_bottom(path):
     nbformat.write(nb, ARTIFACTS / path.name)
     _record(path.name, result)
     print(f"{path.name}: {result['seconds']:.1f} s, kernel peak RSS {result['peak_rss'] / 2**20:.0f} MB, "
-          f"kernel + {result['children']:.0f} children {result['peak_rss_tree'] / 2**20:.0f} MB")
+          f"kernel + {result['children']:.0f} children {result['peak_rss_tree'] / 2**20:.0f} MB, "
+          f"of it anonymous {result['peak_anon_tree'] / 2**20:.0f} MB")
 
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
@@ -303,6 +361,10 @@ def test_notebook_runs_top_to_bottom(path):
     assert 0 < result["peak_rss"] <= result["peak_rss_tree"] <= limit, (
         f"{path.name}: kernel + children peak RSS {result['peak_rss_tree'] / 2**30:.2f} GB "
         f"> {limit / 2**30:.1f} GB"
+    )
+    assert 0 < result["peak_anon_tree"] <= min(ANON_LIMIT, result["peak_rss_tree"]), (
+        f"{path.name}: kernel + children peak anonymous memory "
+        f"{result['peak_anon_tree'] / 2**30:.2f} GB > {ANON_LIMIT / 2**30:.1f} GB"
     )
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     views = widget_views(nb)
