@@ -246,7 +246,8 @@ def measure_notebooks(small: bool, only: list[str] | None = None) -> list[dict[s
         except Exception as err:  # a failed claim: report it, run the other notebooks
             print(f"{path.name}: FAILED {str(err)[-2000:]}", file=sys.stderr, flush=True)
             rows.append({"notebook": path.name, "seconds": float("nan"), "peak_rss_mb": float("nan"),
-                         "peak_rss_tree_mb": float("nan"), "children": 0, "claims": [],
+                         "peak_rss_tree_mb": float("nan"), "peak_anon_tree_mb": float("nan"),
+                         "children": 0, "claims": [],
                          "stderr": [], "errors": [type(err).__name__]})
             continue
         printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
@@ -257,6 +258,7 @@ def measure_notebooks(small: bool, only: list[str] | None = None) -> list[dict[s
             "notebook": path.name, "seconds": result["seconds"],
             "peak_rss_mb": result["peak_rss"] / 2**20,
             "peak_rss_tree_mb": result["peak_rss_tree"] / 2**20,
+            "peak_anon_tree_mb": result["peak_anon_tree"] / 2**20,
             "children": int(result["children"]),
             "claims": [line[len(CLAIM):].strip() for line in printed.splitlines()
                        if line.startswith(CLAIM)],
@@ -265,18 +267,21 @@ def measure_notebooks(small: bool, only: list[str] | None = None) -> list[dict[s
         })
         row = rows[-1]
         print(f"{path.name}: {row['seconds']:.0f} s, kernel {row['peak_rss_mb']:.0f} MB, kernel + "
-              f"{row['children']} children {row['peak_rss_tree_mb']:.0f} MB, {len(row['claims'])} claims, "
+              f"{row['children']} children {row['peak_rss_tree_mb']:.0f} MB (anonymous "
+              f"{row['peak_anon_tree_mb']:.0f} MB), {len(row['claims'])} claims, "
               f"{len(row['stderr'])} stderr, errors {errors}", file=sys.stderr, flush=True)
     return rows
 
 
 def print_notebook_table(rows: list[dict[str, Any]], size: str) -> None:
     print(f"\nEvery notebook at {size}, one fresh kernel each\n")
-    print("| notebook | time | peak RSS kernel | peak RSS kernel + children | stderr | errors |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| notebook | time | peak RSS kernel | peak RSS kernel + children | of it anonymous "
+          "| stderr | errors |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['notebook']} | {r['seconds']:.0f} s | {r['peak_rss_mb']:.0f} MB | "
-              f"{r['peak_rss_tree_mb']:.0f} MB ({r['children']} children) | {len(r['stderr'])} | "
+              f"{r['peak_rss_tree_mb']:.0f} MB ({r['children']} children) | "
+              f"{r['peak_anon_tree_mb']:.0f} MB | {len(r['stderr'])} | "
               f"{', '.join(r['errors']) or 'none'} |")
     print("\n| notebook | claim checked (with its figure) |")
     print("|---|---|")
