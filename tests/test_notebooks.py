@@ -107,11 +107,6 @@ def test_reads_the_small_switch(path):
 
 
 # ----------------------------------------------------------------------------- running
-def _vm_hwm(pid: int) -> int:
-    """Peak resident set size of a process in bytes (Linux ``VmHWM``)."""
-    return _memory(pid)[0]
-
-
 def _memory(pid: int) -> tuple[int, int]:
     """``(VmHWM, RssAnon + RssShmem)`` of a process in bytes: its peak resident set, and the
     resident memory it cannot give back (what is not mapped from a file)."""
