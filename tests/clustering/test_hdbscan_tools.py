@@ -99,6 +99,46 @@ def test_fit_projector_embeds_repeated_rows_once(blobs):
     assert projector.unique is False and space.shape == (50, 2)
 
 
+def test_exact_neighbours_lists_each_row_first_then_its_nearest():
+    from vaewidget.clustering.hdbscan_tools import exact_neighbours
+
+    z = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+    index, dist = exact_neighbours(z, 8)
+    assert index.shape == dist.shape == (200, 8) and index.dtype == np.int32
+    np.testing.assert_array_equal(index[:, 0], np.arange(200))
+    assert (dist[:, 0] == 0).all() and (np.diff(dist, axis=1) >= 0).all()
+    full = np.linalg.norm(z[:, None, :].astype(np.float64) - z[None], axis=2)
+    np.fill_diagonal(full, -1.0)  # itself first, as UMAP expects
+    np.testing.assert_array_equal(index, np.argsort(full, axis=1, kind="stable")[:, :8])
+    np.testing.assert_allclose(dist[:, 1:], np.sort(full, axis=1)[:, 1:8], rtol=1e-5, atol=1e-5)
+
+
+def test_fit_projector_gives_umap_exact_neighbours_from_4096_rows(monkeypatch):
+    """From 4,096 distinct rows umap-learn would call pynndescent; the projector gets the
+    exact neighbour lists instead, up to EXACT_NEIGHBOURS_ROWS, and keeps its own search
+    (and its repeated-rows handling) otherwise."""
+    from vaewidget.clustering import hdbscan_tools as tools
+
+    rng = np.random.default_rng(0)
+    z = np.vstack([rng.normal(size=(2100, 8)) + shift for shift in (0.0, 6.0)]).astype(np.float32)
+    make = lambda: make_projector("umap", 2, 0, n_neighbors=10, n_epochs=20)  # noqa: E731
+    projector, space = tools.fit_projector(make(), z)
+    index, dist = projector.precomputed_knn
+    np.testing.assert_array_equal(index, tools.exact_neighbours(z, 10)[0])
+    assert space.shape == (4200, 2) and np.isfinite(space).all()
+    assert projector.graph_.shape == (4200, 4200)
+    # the two blobs stay apart on the map
+    assert np.linalg.norm(space[:2100].mean(0) - space[2100:].mean(0)) > 3 * space[:2100].std()
+
+    stacked = np.vstack([z, z[:50]])  # repeats: umap-learn's unique=True path, no neighbour lists
+    projector, _ = tools.fit_projector(make(), stacked)
+    assert projector.unique is True and projector.precomputed_knn[0] is None
+
+    monkeypatch.setattr(tools, "EXACT_NEIGHBOURS_ROWS", 4000)  # above it: pynndescent, as before
+    projector, _ = tools.fit_projector(make(), z)
+    assert projector.precomputed_knn[0] is None and projector._knn_search_index is not None
+
+
 def test_score_clustering_counts_noise_as_its_own_label():
     y = np.array([0, 0, 1, 1, 2, 2])
     perfect = score_clustering(y, y)

@@ -144,6 +144,12 @@ def fit_projector(projector: Any, z: np.ndarray) -> tuple[Any, np.ndarray]:
     stack's starting coordinates from round-off, which changes from run to run, and a seeded
     map (so the labels) could differ between two runs with the same seed. Rows without
     repeats are projected exactly as before.
+
+    From 4,096 to :data:`EXACT_NEIGHBOURS_ROWS` distinct rows UMAP gets exact neighbours
+    (:func:`exact_neighbours`) rather than pynndescent's approximate ones, which saves the
+    first fit in each new process the compilation of pynndescent's numba code. Such a
+    projector has no search index, so its own ``transform`` is unavailable; vaewidget
+    places new rows with :func:`place_rows`, which does not need it.
     """
     z = np.asarray(z, dtype=np.float32)
     if hasattr(projector, "unique"):
@@ -152,10 +158,39 @@ def fit_projector(projector: Any, z: np.ndarray) -> tuple[Any, np.ndarray]:
         # map of the distinct rows only, so it keeps its own handling of them.
         if len(z) > distinct > projector.n_neighbors:
             projector.set_params(unique=True)
+        elif (UMAP_EXACT_FROM <= len(z) <= EXACT_NEIGHBOURS_ROWS and distinct == len(z)
+              and projector.metric == "euclidean" and projector.precomputed_knn[0] is None):
+            projector.set_params(precomputed_knn=exact_neighbours(z, projector.n_neighbors))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # umap's notes on n_jobs with a seed, and on spectral init
         space = np.asarray(projector.fit_transform(z), np.float32)
     return projector, space
+
+
+#: From this many rows umap-learn finds neighbours approximately, with pynndescent.
+UMAP_EXACT_FROM = 4096
+#: Up to this many rows :func:`fit_projector` gives UMAP exact neighbours instead.
+EXACT_NEIGHBOURS_ROWS = 20_000
+
+
+def exact_neighbours(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest rows of ``z`` (itself first, at distance 0), exactly.
+
+    The ``(indices, distances)`` pair UMAP takes as ``precomputed_knn``. umap-learn
+    computes exact neighbours itself below 4,096 rows; from there it calls pynndescent,
+    whose numba code compiles in every new process (tens of seconds on two cores, more
+    than the search itself) and whose answer is approximate. A brute-force search of
+    20,000 rows of 96 columns takes about 2 s here, in blocks of at most 128 MB.
+    """
+    import sklearn
+    from sklearn.neighbors import NearestNeighbors
+
+    z64 = np.asarray(z, dtype=np.float64)
+    with sklearn.config_context(working_memory=128):
+        dist, index = NearestNeighbors(n_neighbors=k - 1, algorithm="brute").fit(z64).kneighbors()
+    rows = np.arange(len(z64))[:, None]
+    return (np.hstack([rows, index]).astype(np.int32),
+            np.hstack([np.zeros_like(rows, dtype=np.float32), dist.astype(np.float32)]))
 
 
 def count_distinct_rows(z: np.ndarray) -> int:
