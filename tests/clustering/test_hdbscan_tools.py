@@ -80,6 +80,8 @@ def test_fit_projector_embeds_repeated_rows_once(blobs):
     x, _ = blobs
     projector, space = fit_projector(make_projector("umap", 2, 0, n_neighbors=15), x)
     assert projector.unique is False
+    # handed umap-learn's own neighbours, found faster: the same map, bit for bit
+    assert projector.precomputed_knn[0].shape == (len(x), 15)
     plain = umap.UMAP(n_neighbors=15, min_dist=0.0, random_state=0, n_jobs=1).fit_transform(x)
     np.testing.assert_array_equal(space, plain)
 
@@ -99,18 +101,23 @@ def test_fit_projector_embeds_repeated_rows_once(blobs):
     assert projector.unique is False and space.shape == (50, 2)
 
 
-def test_exact_neighbours_lists_each_row_first_then_its_nearest():
+@pytest.mark.parametrize("rows", [1100, 4200])  # umap-learn's exact route, and its pynndescent one
+def test_exact_neighbours_lists_each_row_first_then_its_nearest(rows, monkeypatch):
+    from vaewidget.clustering import _umap_knn
     from vaewidget.clustering.hdbscan_tools import exact_neighbours
 
-    z = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+    monkeypatch.setattr(_umap_knn, "BLOCK_ROWS", 256)  # several blocks, the last one short
+    z = np.random.default_rng(0).normal(size=(rows, 6)).astype(np.float32)
     index, dist = exact_neighbours(z, 8)
-    assert index.shape == dist.shape == (200, 8) and index.dtype == np.int32
-    np.testing.assert_array_equal(index[:, 0], np.arange(200))
+    assert index.shape == dist.shape == (rows, 8) and index.dtype == np.int32
+    np.testing.assert_array_equal(index[:, 0], np.arange(rows))
     assert (dist[:, 0] == 0).all() and (np.diff(dist, axis=1) >= 0).all()
-    full = np.linalg.norm(z[:, None, :].astype(np.float64) - z[None], axis=2)
-    np.fill_diagonal(full, -1.0)  # itself first, as UMAP expects
-    np.testing.assert_array_equal(index, np.argsort(full, axis=1, kind="stable")[:, :8])
-    np.testing.assert_allclose(dist[:, 1:], np.sort(full, axis=1)[:, 1:8], rtol=1e-5, atol=1e-5)
+    some = np.r_[0:300, rows - 300:rows]  # rows of the first and the last block
+    full = np.linalg.norm(z[some, None, :].astype(np.float64) - z[None], axis=2)
+    full[np.arange(len(some)), some] = -1.0  # itself first, as UMAP expects
+    np.testing.assert_array_equal(index[some], np.argsort(full, axis=1, kind="stable")[:, :8])
+    np.testing.assert_allclose(dist[some, 1:], np.sort(full, axis=1)[:, 1:8], rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_fit_projector_gives_umap_exact_neighbours_from_4096_rows(monkeypatch):
@@ -130,13 +137,15 @@ def test_fit_projector_gives_umap_exact_neighbours_from_4096_rows(monkeypatch):
     # the two blobs stay apart on the map
     assert np.linalg.norm(space[:2100].mean(0) - space[2100:].mean(0)) > 3 * space[:2100].std()
 
-    stacked = np.vstack([z, z[:50]])  # repeats: umap-learn's unique=True path, no neighbour lists
+    # repeats: umap-learn's unique=True path, no neighbour lists (4,000 distinct rows, so
+    # umap-learn searches them exactly itself, and no test pays pynndescent's compilation)
+    stacked = np.vstack([z[1100:], z[1100:1200]])
     projector, _ = tools.fit_projector(make(), stacked)
     assert projector.unique is True and projector.precomputed_knn[0] is None
 
-    monkeypatch.setattr(tools, "EXACT_NEIGHBOURS_ROWS", 4000)  # above it: pynndescent, as before
-    projector, _ = tools.fit_projector(make(), z)
-    assert projector.precomputed_knn[0] is None and projector._knn_search_index is not None
+    monkeypatch.setattr(tools, "EXACT_NEIGHBOURS_ROWS", 1000)  # above it: UMAP's own search
+    projector, space = tools.fit_projector(make(), z[1000:2200])
+    assert projector.precomputed_knn[0] is None and space.shape == (1200, 2)
 
 
 def test_score_clustering_counts_noise_as_its_own_label():
