@@ -285,8 +285,9 @@ class VAEClusterer(ClusterMixin, BaseEstimator):
                           doc="Latent means of the training rows.")
     projector_ = property(
         lambda self: self.result_.projector,
-        doc="The fitted projection. A UMAP fitted on up to 20,000 rows was handed its "
-            "neighbours and has no search index of its own, so its ``transform`` raises; "
+        doc="The fitted projection. A UMAP fitted on up to 20,000 distinct rows (codes "
+            "without repeats) was handed its neighbours and has no search index of its "
+            "own, so its ``transform`` raises; "
             ":meth:`predict` places new rows without it.")
     clusterer_ = property(lambda self: self.result_.clusterer, doc="The fitted HDBSCAN.")
 
