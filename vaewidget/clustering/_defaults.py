@@ -31,7 +31,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "scaling": "auto",
     # VAEs side by side from different initial weights, their latent means concatenated.
     # Three: the suite's mean ARI 0.485 -> 0.514 and 10 -> 11 of 16 sets within the
-    # UMAP + HDBSCAN anchor, at about one VAE's training cost (benchmarks/README.md).
+    # UMAP + HDBSCAN anchor, at about one VAE's training cost (docs/clustering-decisions.md).
     # "auto" adds members up to MAX_MEMBERS while the fit stays within MEMBER_BUDGET.
     "members": "auto",
 }
@@ -57,7 +57,7 @@ NOISE_CHOICES = ("assign", "keep")
 #: It separated the suite's rings and moons (shapes 0.50 -> 0.93 ARI) but lost on iris
 #: (0.52 -> 0.39) and texture (0.91 -> 0.81); the suite mean moved within its seed noise
 #: (0.485 -> 0.492, both with the count route) while fewer sets stayed within the
-#: UMAP + HDBSCAN anchor, so it is an option, not the default (benchmarks/README.md). Models
+#: UMAP + HDBSCAN anchor, so it is an option, not the default (docs/clustering-decisions.md). Models
 #: without variances (an Autoencoder, or codes given directly) are never weighted.
 LATENT_SCALINGS = ("posterior", None)
 #: Neighbours that vote on a noise row's cluster.
