@@ -9,8 +9,10 @@ pay the tracing cost once.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -117,3 +119,18 @@ def state_events(trainer) -> tuple[list[str], dict[str, threading.Event]]:
 @pytest.fixture
 def watch_states():
     return state_events
+
+
+def thread_stacks() -> str:
+    """Every thread's name and stack, for the message of a wait that timed out."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+    )
+
+
+@pytest.fixture
+def stacks():
+    """:func:`thread_stacks`, for tests that wait on a training thread."""
+    return thread_stacks
